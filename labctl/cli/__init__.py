@@ -1,0 +1,1 @@
+"""The click command line: parse, call the library, render. Nothing else."""

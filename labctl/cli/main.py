@@ -1,0 +1,55 @@
+"""Entry point: the root ``labctl`` group and the error edge."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from .. import __version__
+from ..errors import LabError
+
+# Command groups, one module each under labctl.cli; a group is added by listing it here.
+GROUPS = ("image", "seat", "doctor")
+
+
+class LabGroup(click.Group):
+    """Turns library errors into one clean line and an exit code (tracebacks with --debug)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except LabError as exc:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.secho(f"error: {exc.message}", fg="red", err=True)
+            if exc.hint:
+                click.echo(f"hint: {exc.hint}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=LabGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="labctl")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="LABCTL_CONFIG",
+              help="Config file (default /etc/labctl/config.toml).")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, debug: bool) -> None:
+    """labctl - a classroom of real, broken workstations for helpdesk training."""
+    ctx.ensure_object(dict)
+    ctx.obj["config_path"] = config_path
+    ctx.obj["debug"] = debug
+
+
+for _name in GROUPS:
+    _mod = importlib.import_module(f"labctl.cli.{_name}")
+    cli.add_command(_mod.command)
+
+
+def main() -> None:
+    cli(prog_name="labctl")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""`labctl doctor`: what a lab host needs, checked one by one, each with a fix."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from dataclasses import dataclass
+
+from . import images
+from .config import Config
+from .errors import LabError
+from .hypervisor.accel import choose_accel, host_facts
+from .ports import port_is_free
+
+
+@dataclass(frozen=True)
+class Finding:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    severity: str = "error"  # "error" fails the doctor, "warning" does not
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "ok": self.ok, "detail": self.detail, "fix": self.fix, "severity": self.severity}
+
+
+def run_doctor(cfg: Config) -> list[Finding]:
+    out: list[Finding] = []
+    for tool, pkg in (("qemu-system-x86_64", "qemu-system-x86"), ("qemu-img", "qemu-utils"),
+                      ("mmdebstrap", "mmdebstrap"), ("mkfs.ext4", "e2fsprogs"), ("ssh", "openssh-client"),
+                      ("ssh-keygen", "openssh-client")):
+        path = shutil.which(tool)
+        out.append(Finding(f"tool {tool}", bool(path), path or "not found", f"apt-get install {pkg}"))
+
+    out.append(Finding("virtlogd", os.path.exists("/run/libvirt/virtlogd-sock"),
+                       "/run/libvirt/virtlogd-sock " + ("present" if os.path.exists("/run/libvirt/virtlogd-sock") else "missing"),
+                       "start it: virtlogd -d (or systemctl start virtlogd)"))
+    domain_types = None
+    try:
+        import libvirt  # noqa: F401
+        from .hypervisor.libvirt_backend import LibvirtBackend
+
+        backend = LibvirtBackend(cfg.libvirt_uri)
+        version = backend.conn.getLibVersion()
+        domain_types = backend.domain_types()
+        out.append(Finding("libvirt", True, f"{cfg.libvirt_uri} answers (libvirt {version // 1000000}.{version // 1000 % 1000})"))
+        backend.close()
+    except ImportError:
+        out.append(Finding("libvirt", False, "Python binding missing", "apt-get install python3-libvirt"))
+    except LabError as exc:
+        out.append(Finding("libvirt", False, exc.message, "start it: libvirtd -d (or systemctl start libvirtd)"))
+
+    facts = host_facts()
+    try:
+        choice = choose_accel(cfg.accel, domain_types=domain_types, **facts)
+        ok = domain_types is None or choice.accel in domain_types
+        out.append(Finding("acceleration", ok, f"{choice.accel}: {choice.reason}",
+                           "" if ok else "install qemu-system-x86", severity="error"))
+        if choice.accel == "qemu":
+            out.append(Finding("speed", True, "software emulation is 5-20x slower than KVM; seats still work",
+                               "use a host with VT-x/AMD-V for big classes", severity="warning"))
+    except LabError as exc:
+        out.append(Finding("acceleration", False, exc.message, exc.hint or ""))
+
+    for name in images.list_recipes(cfg.images_dir):
+        try:
+            img = images.find_built(cfg, name)
+            out.append(Finding(f"image {name}", True, f"built ({img.digest}, {img.size_bytes // 1024**2} MiB)"))
+        except LabError as exc:
+            sev = "error" if name == cfg.default_image else "warning"
+            out.append(Finding(f"image {name}", False, exc.message, exc.hint or "", severity=sev))
+
+    for label, path in (("state dir", cfg.state_dir), ("image cache", cfg.cache_dir)):
+        probe = path
+        while not probe.exists():
+            probe = probe.parent
+        free = shutil.disk_usage(probe).free
+        out.append(Finding(f"disk space ({label})", free > 5 * 1024**3, f"{free // 1024**3} GiB free at {probe}",
+                           "free space or move state_dir/cache_dir to a bigger disk"))
+
+    total = cfg.port_max - cfg.port_min + 1
+    sample = range(cfg.port_min, min(cfg.port_max, cfg.port_min + 199) + 1)
+    busy = [p for p in sample if not port_is_free(cfg.listen, p)]
+    out.append(Finding("ports", len(busy) < len(sample) // 2,
+                       f"{cfg.port_min}-{cfg.port_max} on {cfg.listen}: {total} ports, "
+                       f"{len(busy)} of the first {len(sample)} in use" + (f" ({', '.join(map(str, busy[:8]))}...)" if busy else ""),
+                       "widen port_min/port_max or free the ports", severity="warning" if busy else "error"))
+    try:
+        socket.getaddrinfo(cfg.listen, None)
+        out.append(Finding("listen address", True, f"{cfg.listen}" + (" (loopback only)" if cfg.listen.startswith("127.") else " (reachable from the LAN)")))
+    except OSError as exc:
+        out.append(Finding("listen address", False, f"{cfg.listen}: {exc}", "set listen in the config"))
+    return out

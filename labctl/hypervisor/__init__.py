@@ -1,0 +1,1 @@
+"""Hypervisor backends. libvirt is the one there is; it is imported lazily."""

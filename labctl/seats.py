@@ -1,0 +1,460 @@
+"""Seats: one libvirt domain per trainee workstation.
+
+What labctl knows about a seat's machine lives with the machine, in the domain's
+metadata (image, ports, listen address, pristine marker, injected fault). Secrets
+(VNC and account passwords, the SSH key) live in the seat's folder under the
+state directory, readable by root only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
+
+from . import images
+from .config import Config
+from .errors import AlreadyExistsError, ConfigError, GuestError, HostError, LabError, NotFoundError
+from .guest.agent import AgentChannel
+from .guest.ssh import SshChannel, wait_for_ssh
+from .hypervisor.accel import AccelChoice, choose_accel, host_facts
+from .hypervisor.libvirt_backend import META_URI, LibvirtBackend
+from .ports import allocate, port_is_free, state_lock
+
+SEAT_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+DOMAIN_PREFIX = "labctl-"
+PRISTINE = "pristine"
+SERVICES = ("ssh", "rdp")
+GUEST_PORTS = {"ssh": 22, "rdp": 3389}
+DESKTOP_USER = "alex"
+SUPPORT_USER = "support"
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class SeatRecord:
+    """The facts about a seat kept in its domain metadata."""
+
+    name: str
+    state: str  # "creating" until the pristine snapshot exists, then "ready"
+    image: str
+    image_digest: str
+    listen: str
+    ports: dict[str, int]
+    pristine: str = ""
+    fault: str = ""
+    created: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def to_xml(self, namespaced: bool = False) -> str:
+        """The ``<seat>`` element; ``namespaced`` gives ``<labctl:seat xmlns:labctl=...>``.
+
+        libvirt's setMetadata wants the bare element and adds the namespace itself;
+        a domain XML document needs it spelled out.
+        """
+        ET.register_namespace("labctl", META_URI)
+        ns = "{" + META_URI + "}" if namespaced else ""
+        root = ET.Element(ns + "seat", {"name": self.name, "state": self.state, "created": self.created})
+        ET.SubElement(root, ns + "image", {"name": self.image, "digest": self.image_digest})
+        ET.SubElement(root, ns + "network", {"listen": self.listen})
+        ET.SubElement(root, ns + "ports", {k: str(v) for k, v in sorted(self.ports.items())})
+        ET.SubElement(root, ns + "pristine", {"snapshot": self.pristine})
+        ET.SubElement(root, ns + "fault", {"id": self.fault})
+        if self.extra:
+            ET.SubElement(root, ns + "extra", dict(sorted(self.extra.items())))
+        return ET.tostring(root, encoding="unicode")
+
+    @classmethod
+    def from_xml(cls, xml: str) -> "SeatRecord":
+        root = ET.fromstring(xml)
+        for el in root.iter():
+            el.tag = el.tag.rsplit("}", 1)[-1]  # libvirt may hand it back with or without the prefix
+
+        def attrs(tag: str) -> dict[str, str]:
+            el = root.find(tag)
+            return dict(el.attrib) if el is not None else {}
+
+        return cls(
+            name=root.get("name", ""),
+            state=root.get("state", ""),
+            created=root.get("created", ""),
+            image=attrs("image").get("name", ""),
+            image_digest=attrs("image").get("digest", ""),
+            listen=attrs("network").get("listen", "127.0.0.1"),
+            ports={k: int(v) for k, v in attrs("ports").items()},
+            pristine=attrs("pristine").get("snapshot", ""),
+            fault=attrs("fault").get("id", ""),
+            extra=attrs("extra"),
+        )
+
+
+@dataclass(frozen=True)
+class Credentials:
+    vnc_password: str
+    user_password: str
+    support_password: str
+
+    @classmethod
+    def generate(cls) -> "Credentials":
+        # VNC passwords are at most 8 characters (RFB DES); use all 8.
+        alphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+        return cls(
+            vnc_password="".join(secrets.choice(alphabet) for _ in range(8)),
+            user_password="-".join(secrets.token_hex(2) for _ in range(3)),
+            support_password=secrets.token_urlsafe(12),
+        )
+
+
+@dataclass(frozen=True)
+class SeatInfo:
+    record: SeatRecord
+    domain: str
+    status: str
+    vnc_port: int | None
+    folder: Path
+    credentials: Credentials | None
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    def as_dict(self, secrets_too: bool = False) -> dict:
+        d = {
+            "name": self.name,
+            "domain": self.domain,
+            "status": self.status,
+            "state": self.record.state,
+            "image": self.record.image,
+            "image_digest": self.record.image_digest,
+            "listen": self.record.listen,
+            "ports": dict(self.record.ports),
+            "vnc_port": self.vnc_port,
+            "fault": self.record.fault,
+            "pristine": self.record.pristine,
+            "ssh_key": str(self.folder / "id_ed25519"),
+            "known_hosts": str(self.folder / "known_hosts"),
+            "console_log": str(self.folder / "console.log"),
+        }
+        if secrets_too and self.credentials:
+            d["credentials"] = dataclasses.asdict(self.credentials)
+        return d
+
+
+def domain_name(seat: str) -> str:
+    return DOMAIN_PREFIX + seat
+
+
+def validate_seat_name(name: str) -> str:
+    if not SEAT_RE.match(name or ""):
+        raise ConfigError(f"seat name {name!r} is not valid",
+                          hint="use 1-31 lower-case letters, digits or '-', starting with a letter")
+    return name
+
+
+def _template_env() -> Environment:
+    return Environment(loader=PackageLoader("labctl", "templates"), undefined=StrictUndefined,
+                       autoescape=True, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+
+
+def render_domain_xml(*, seat: str, accel: str, image: images.BuiltImage, disk: Path, console_log: Path,
+                      listen: str, ports: dict[str, int], vnc_password: str, mac: str, memory_mib: int,
+                      vcpus: int, record: SeatRecord, guestfwd: tuple[str, ...] = ()) -> str:
+    """The seat's libvirt domain XML, from the one domain template."""
+    fwds = [f"hostfwd=tcp:{listen}:{port}-:{GUEST_PORTS[svc]}" for svc, port in sorted(ports.items())]
+    netdev = ",".join(["user", "id=labnet0", "restrict=on", *fwds, *guestfwd])
+    return _template_env().get_template("domain.xml.j2").render(
+        seat=seat, domain_name=domain_name(seat), accel=accel, image=image, disk=disk,
+        console_log=console_log, listen=listen, vnc_password=vnc_password, mac=mac,
+        memory_mib=memory_mib, vcpus=vcpus, netdev=netdev, metadata_xml=Markup(record.to_xml(namespaced=True)),
+    )
+
+
+def random_mac() -> str:
+    return "52:54:00:" + ":".join(f"{b:02x}" for b in secrets.token_bytes(3))
+
+
+class SeatManager:
+    """Create, inspect, reset and destroy seats."""
+
+    def __init__(self, cfg: Config, backend: LibvirtBackend | None = None):
+        self.cfg = cfg
+        self.backend = backend or LibvirtBackend(cfg.libvirt_uri)
+
+    # -- lookup ----------------------------------------------------------------
+    def folder(self, seat: str) -> Path:
+        return self.cfg.seats_dir / seat
+
+    def accel(self) -> AccelChoice:
+        return choose_accel(self.cfg.accel, domain_types=self.backend.domain_types(), **host_facts())
+
+    def _record(self, dom) -> SeatRecord | None:
+        xml = self.backend.get_metadata(dom)
+        if not xml:
+            return None
+        try:
+            return SeatRecord.from_xml(xml)
+        except ET.ParseError:
+            return None
+
+    def _domain(self, seat: str):
+        validate_seat_name(seat)
+        dom = self.backend.lookup(domain_name(seat))
+        if dom is None or self._record(dom) is None:
+            raise NotFoundError(f"no seat named '{seat}'", hint="`labctl seat list` shows the seats")
+        return dom
+
+    def credentials(self, seat: str) -> Credentials | None:
+        path = self.folder(seat) / "credentials.json"
+        try:
+            return Credentials(**json.loads(path.read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def info(self, seat: str) -> SeatInfo:
+        dom = self._domain(seat)
+        return self._info(dom, self._record(dom))
+
+    def _info(self, dom, rec: SeatRecord) -> SeatInfo:
+        return SeatInfo(record=rec, domain=dom.name(), status=self.backend.state_name(dom),
+                        vnc_port=self.backend.vnc_port(dom), folder=self.folder(rec.name),
+                        credentials=self.credentials(rec.name))
+
+    def list(self) -> list[SeatInfo]:
+        out = []
+        for dom in self.backend.list_domains():
+            if not dom.name().startswith(DOMAIN_PREFIX):
+                continue
+            rec = self._record(dom)
+            if rec is not None:
+                out.append(self._info(dom, rec))
+        return sorted(out, key=lambda s: s.name)
+
+    def agent(self, seat: str) -> AgentChannel:
+        return self.backend.agent(self._domain(seat))
+
+    def ssh(self, seat: str, user: str = SUPPORT_USER) -> SshChannel:
+        info = self.info(seat)
+        host = "127.0.0.1" if info.record.listen in ("0.0.0.0", "::") else info.record.listen
+        return SshChannel(host=host, port=info.record.ports["ssh"], user=user,
+                          key=info.folder / "id_ed25519", known_hosts=info.folder / "known_hosts")
+
+    def update_record(self, seat: str, **changes) -> SeatRecord:
+        dom = self._domain(seat)
+        rec = dataclasses.replace(self._record(dom), **changes)
+        self.backend.set_metadata(dom, rec.to_xml())
+        return rec
+
+    # -- create ----------------------------------------------------------------
+    def create(self, seat: str, image: str | None = None, *, progress: Progress | None = None) -> SeatInfo:
+        """Create a seat, boot it, personalise it and take its pristine snapshot.
+
+        All or nothing: on any failure the domain, its disk and its ports are
+        released, and the error is raised. A seat left half-made by a killed
+        process (metadata state "creating") is cleared and made again.
+        """
+        say = progress or (lambda _m: None)
+        validate_seat_name(seat)
+        image = image or self.cfg.default_image
+        built = images.find_built(self.cfg, image)
+        accel = self.accel()
+        folder = self.folder(seat)
+        started = time.monotonic()
+
+        with state_lock(self.cfg.state_dir):
+            existing = self.backend.lookup(domain_name(seat))
+            if existing is not None:
+                rec = self._record(existing)
+                if rec is None:
+                    raise AlreadyExistsError(f"a libvirt domain named {domain_name(seat)} exists and is not labctl's",
+                                             hint="pick another seat name")
+                if rec.state == "ready":
+                    raise AlreadyExistsError(f"seat '{seat}' already exists",
+                                             hint=f"use `labctl seat reset {seat}`, or destroy it first")
+                say(f"seat {seat}: clearing an unfinished earlier creation")
+                self._purge(seat, existing)
+            elif folder.exists():
+                shutil.rmtree(folder)
+            self._check_disk_space()
+            used = {p for s in self.list() for p in s.record.ports.values()}
+            ports = allocate(SERVICES, used, self.cfg.port_min, self.cfg.port_max,
+                             lambda p: port_is_free(self.cfg.listen, p))
+            creds = Credentials.generate()
+            record = SeatRecord(name=seat, state="creating", image=built.name, image_digest=built.digest,
+                                listen=self.cfg.listen, ports=ports, pristine=PRISTINE,
+                                created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+            try:
+                # QEMU runs as its own user and must reach the disk; secrets in here are 0600.
+                folder.mkdir(parents=True)
+                folder.chmod(0o711)
+                (folder / "credentials.json").write_text(json.dumps(dataclasses.asdict(creds)))
+                os.chmod(folder / "credentials.json", 0o600)
+                disk = folder / "disk.qcow2"
+                _qemu_img_overlay(built.disk, disk)
+                _ssh_keygen(folder / "id_ed25519", comment=f"labctl-{seat}")
+                xml = render_domain_xml(seat=seat, accel=accel.accel, image=built, disk=disk,
+                                        console_log=folder / "console.log", listen=self.cfg.listen,
+                                        ports=ports, vnc_password=creds.vnc_password, mac=random_mac(),
+                                        memory_mib=self.cfg.seat_memory_mib, vcpus=self.cfg.seat_vcpus,
+                                        record=record)
+                dom = self.backend.define(xml)
+            except BaseException:
+                self._purge(seat, self.backend.lookup(domain_name(seat)))
+                raise
+
+        try:
+            say(f"seat {seat}: booting ({accel.accel}) from image {built.name} {built.digest}")
+            self.backend.start(dom)
+            waited = self.backend.wait_for_agent(dom, self.cfg.boot_timeout)
+            say(f"seat {seat}: guest agent up after {waited:.1f} s; personalising")
+            self._personalise(seat, dom, creds)
+            wait_for_ssh(self._ssh_host(), ports["ssh"], timeout=60)
+            self.backend.set_metadata(dom, dataclasses.replace(record, state="ready").to_xml())
+            say(f"seat {seat}: taking the pristine snapshot")
+            self.backend.snapshot(dom, PRISTINE, "labctl pristine state")
+        except BaseException as exc:
+            say(f"seat {seat}: creation failed, removing what was made")
+            self._purge(seat, self.backend.lookup(domain_name(seat)))
+            if isinstance(exc, LabError):
+                raise
+            if isinstance(exc, Exception):
+                raise HostError(f"seat {seat}: creation failed: {exc}") from exc
+            raise
+        say(f"seat {seat}: ready in {time.monotonic() - started:.1f} s")
+        return self.info(seat)
+
+    def _ssh_host(self) -> str:
+        return "127.0.0.1" if self.cfg.listen in ("0.0.0.0", "::") else self.cfg.listen
+
+    def _check_disk_space(self) -> None:
+        self.cfg.state_dir.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(self.cfg.state_dir).free
+        need = (self.cfg.seat_memory_mib + 512) * 1024**2
+        if free < need:
+            raise HostError(f"only {free // 1024**2} MiB free under {self.cfg.state_dir}; a seat needs about "
+                            f"{need // 1024**2} MiB", hint="free some disk space or destroy unused seats")
+
+    def _personalise(self, seat: str, dom, creds: Credentials) -> None:
+        """Give the clone its own name, passwords and SSH trust."""
+        agent = self.backend.agent(dom)
+        for user, pw in ((DESKTOP_USER, creds.user_password), (SUPPORT_USER, creds.support_password)):
+            import base64
+            agent.command("guest-set-user-password",
+                          {"username": user, "password": base64.b64encode(pw.encode()).decode(), "crypted": False})
+        pub = (self.folder(seat) / "id_ed25519.pub").read_bytes()
+        hostname = f"ws-{seat}"
+        script = (
+            f"hostnamectl set-hostname {hostname} 2>/dev/null || echo {hostname} > /etc/hostname; "
+            f"sed -i 's/^127.0.1.1.*/127.0.1.1\\t{hostname}/' /etc/hosts; "
+            "usermod -U alex; usermod -U support; "
+            "install -d -m 700 -o support -g support /home/support/.ssh; "
+            "cat > /home/support/.ssh/authorized_keys; chown support: /home/support/.ssh/authorized_keys; "
+            "chmod 600 /home/support/.ssh/authorized_keys; "
+            "for i in $(seq 1 100); do [ -s /etc/ssh/ssh_host_ed25519_key.pub ] && break; sleep 0.2; done; "
+            "sync"
+        )
+        res = agent.sh(script, input=pub, timeout=60)
+        if not res.ok:
+            raise GuestError(f"seat {seat}: personalising failed: {res.stderr.strip() or res.rc}")
+        hostkey = agent.read_file("/etc/ssh/ssh_host_ed25519_key.pub")
+        if not hostkey:
+            raise GuestError(f"seat {seat}: the guest has no SSH host key")
+        host = self._ssh_host()
+        port = self._record(dom).ports["ssh"]
+        key_type, key_b64 = hostkey.decode().split()[:2]
+        (self.folder(seat) / "known_hosts").write_text(f"[{host}]:{port} {key_type} {key_b64}\n")
+
+    # -- lifecycle ---------------------------------------------------------------
+    def start(self, seat: str, *, wait: bool = True) -> SeatInfo:
+        dom = self._domain(seat)
+        self.backend.start(dom)
+        if wait:
+            self.backend.wait_for_agent(dom, self.cfg.boot_timeout)
+            self._sync_clock(dom)
+            wait_for_ssh(self._ssh_host(), self._record(dom).ports["ssh"], timeout=60)
+        return self.info(seat)
+
+    def stop(self, seat: str, *, force: bool = False, timeout: float = 60.0) -> SeatInfo:
+        dom = self._domain(seat)
+        if force:
+            self.backend.poweroff(dom)
+        else:
+            self.backend.shutdown(dom, timeout=timeout)
+        return self.info(seat)
+
+    def reset(self, seat: str, *, wait: bool = True) -> float:
+        """Bring a seat back to its pristine state, running; returns seconds taken."""
+        started = time.monotonic()
+        dom = self._domain(seat)
+        rec = self._record(dom)
+        if rec.state != "ready" or not self.backend.has_snapshot(dom, rec.pristine or PRISTINE):
+            raise LabError(f"seat '{seat}' has no pristine state to return to",
+                           hint=f"destroy and recreate it: labctl seat destroy {seat} && labctl seat create {seat}")
+        self.backend.revert(dom, rec.pristine)
+        # A revert restores the domain definition of the snapshot, metadata included:
+        # write back what is true now (no fault injected).
+        self.backend.set_metadata(dom, dataclasses.replace(rec, fault="", extra={}).to_xml())
+        if wait:
+            self.backend.wait_for_agent(dom, 60)
+            self._sync_clock(dom)
+            wait_for_ssh(self._ssh_host(), rec.ports["ssh"], timeout=60)
+        return time.monotonic() - started
+
+    def _sync_clock(self, dom) -> None:
+        """After a revert or restore the guest's clock is in the past; set it to now."""
+        try:
+            self.backend.agent(dom).command("guest-set-time", {"time": time.time_ns()})
+        except GuestError:
+            pass
+
+    def destroy(self, seat: str) -> None:
+        validate_seat_name(seat)
+        dom = self.backend.lookup(domain_name(seat))
+        if dom is None and not self.folder(seat).exists():
+            raise NotFoundError(f"no seat named '{seat}'", hint="`labctl seat list` shows the seats")
+        if dom is not None and self._record(dom) is None:
+            raise NotFoundError(f"domain {domain_name(seat)} is not a labctl seat; not touching it")
+        with state_lock(self.cfg.state_dir):
+            self._purge(seat, dom)
+
+    def _purge(self, seat: str, dom) -> None:
+        if dom is not None:
+            self.backend.undefine(dom)
+        folder = self.folder(seat)
+        if folder.exists():
+            shutil.rmtree(folder)
+
+
+def _qemu_img_overlay(base: Path, overlay: Path) -> None:
+    try:
+        proc = subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(base), "-F", "qcow2",
+                               str(overlay)], capture_output=True, text=True)
+    except FileNotFoundError:
+        raise HostError("qemu-img is not installed", hint="apt-get install qemu-utils") from None
+    if proc.returncode != 0:
+        msg = proc.stderr.strip()
+        if "No space left" in msg:
+            raise HostError(f"disk full making {overlay}", hint="free some disk space")
+        raise HostError(f"qemu-img could not make {overlay}: {msg}")
+
+
+def _ssh_keygen(path: Path, comment: str) -> None:
+    try:
+        proc = subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
+                              capture_output=True, text=True)
+    except FileNotFoundError:
+        raise HostError("ssh-keygen is not installed", hint="apt-get install openssh-client") from None
+    if proc.returncode != 0:
+        raise HostError(f"ssh-keygen failed: {proc.stderr.strip()}")

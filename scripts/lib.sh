@@ -1,0 +1,63 @@
+# Shared by setup.sh and test.sh: install what a lab host needs, idempotently.
+# shellcheck shell=bash
+set -euo pipefail
+
+LABCTL_VENV=${LABCTL_VENV:-/opt/labctl/venv}
+export DEBIAN_FRONTEND=noninteractive
+HOST_PACKAGES=(qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients python3-libvirt
+               python3-venv python3-pip mmdebstrap e2fsprogs openssh-client ca-certificates)
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+need_root() {
+    if [ "$(id -u)" != 0 ]; then
+        echo "error: run this as root (it installs packages and starts libvirt)" >&2
+        exit 1
+    fi
+}
+
+install_packages() {
+    local missing=()
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        log "installing Debian packages: ${missing[*]}"
+        apt-get update -q >/dev/null
+        apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+}
+
+install_python() {
+    local extras=${1:-}
+    # Debian's own Python, so the packaged libvirt binding needs no compiler.
+    if [ ! -x "$LABCTL_VENV/bin/python" ]; then
+        log "creating $LABCTL_VENV"
+        /usr/bin/python3 -m venv --system-site-packages "$LABCTL_VENV"
+    fi
+    log "installing labctl$extras into $LABCTL_VENV"
+    "$LABCTL_VENV/bin/pip" install -q --disable-pip-version-check -e ".$extras" 2>&1 \
+        | grep -v -e "^WARNING: Location 'file:" || true
+    "$LABCTL_VENV/bin/python" -c "import labctl, libvirt, ansible_runner" \
+        || { echo "error: the Python environment is incomplete" >&2; exit 1; }
+    ln -sf "$LABCTL_VENV/bin/labctl" /usr/local/bin/labctl
+}
+
+start_daemons() {
+    if [ -d /run/systemd/system ]; then
+        systemctl start virtlogd.socket libvirtd.socket libvirtd.service 2>/dev/null || true
+    fi
+    if [ ! -S /run/libvirt/virtlogd-sock ]; then
+        log "starting virtlogd"
+        virtlogd -d
+    fi
+    if ! virsh -c qemu:///system version >/dev/null 2>&1; then
+        log "starting libvirtd"
+        libvirtd -d
+        for _ in $(seq 1 50); do
+            virsh -c qemu:///system version >/dev/null 2>&1 && break
+            sleep 0.2
+        done
+    fi
+    virsh -c qemu:///system version >/dev/null
+}

@@ -1,0 +1,73 @@
+"""The CLI's error paths, through click's CliRunner."""
+
+import pytest
+from click.testing import CliRunner
+
+from labctl.cli.main import cli
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    monkeypatch.setenv("LABCTL_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("LABCTL_CACHE_DIR", str(tmp_path / "cache"))
+
+    def _run(*args):
+        return CliRunner().invoke(cli, list(args))
+
+    return _run
+
+
+def test_help_lists_the_groups(run):
+    res = run("--help")
+    assert res.exit_code == 0
+    for group in ("image", "seat", "doctor"):
+        assert group in res.output
+
+
+def test_unknown_image_is_one_clear_line(run):
+    res = run("image", "build", "no-such-image")
+    assert res.exit_code == 3
+    assert "unknown image 'no-such-image'" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_invalid_seat_name_is_refused(run):
+    res = run("seat", "create", "Bad_Name!")
+    assert res.exit_code == 2
+    assert "seat name 'Bad_Name!' is not valid" in res.output
+
+
+def test_create_without_built_image_says_how_to_build(run):
+    res = run("seat", "create", "desk9")
+    assert res.exit_code == 3
+    assert "labctl image build workstation" in res.output
+
+
+def test_stopped_libvirt_is_a_clear_error(run, monkeypatch):
+    monkeypatch.setenv("LABCTL_LIBVIRT_URI", "qemu+unix:///system?socket=/nonexistent/sock")
+    res = run("seat", "list")
+    assert res.exit_code == 5
+    assert "cannot connect to libvirt" in res.output
+    assert "libvirtd -d" in res.output
+
+
+def test_bad_config_file_names_file_and_field(run, tmp_path):
+    cfg = tmp_path / "lab.toml"
+    cfg.write_text('listen = "everywhere"\n')
+    res = run("--config", str(cfg), "seat", "list")
+    assert res.exit_code == 2
+    assert "lab.toml" in res.output and "'listen'" in res.output
+
+
+def test_unknown_seat_on_test_driver(run, monkeypatch):
+    monkeypatch.setenv("LABCTL_LIBVIRT_URI", "test:///default")
+    for cmd in (["seat", "info", "ghost"], ["seat", "reset", "ghost"], ["seat", "destroy", "--yes", "ghost"]):
+        res = run(*cmd)
+        assert res.exit_code == 3, (cmd, res.output)
+        assert "no seat named 'ghost'" in res.output
+
+
+def test_debug_shows_the_traceback(run):
+    res = run("--debug", "image", "build", "no-such-image")
+    assert res.exit_code != 0
+    assert res.exception is not None

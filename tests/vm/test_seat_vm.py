@@ -1,0 +1,106 @@
+"""Seats on real virtual machines, booted from the project's own image under libvirt."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from labctl.guest.ssh import ssh_banner
+
+pytestmark = pytest.mark.vm
+
+
+def test_seat_boots_and_agent_runs_a_command(seat_manager, vm_seat):
+    info = seat_manager.info(vm_seat)
+    assert info.status == "running" and info.record.state == "ready"
+    res = seat_manager.agent(vm_seat).run(["/bin/sh", "-c", "hostname; id -un; echo err >&2; exit 3"])
+    assert res.rc == 3
+    assert res.stdout.split() == [f"ws-{vm_seat}", "root"]
+    assert res.stderr.strip() == "err"
+    assert res.channel == "agent"
+
+
+def test_agent_runs_as_the_desktop_user(seat_manager, vm_seat):
+    res = seat_manager.agent(vm_seat).run(["id", "-un"], user="alex")
+    assert res.ok and res.stdout.strip() == "alex"
+
+
+def test_ssh_answers_with_the_seats_key_and_pinned_host_key(seat_manager, vm_seat):
+    info = seat_manager.info(vm_seat)
+    assert ssh_banner("127.0.0.1", info.record.ports["ssh"]).startswith("SSH-2.0-OpenSSH")
+    res = seat_manager.ssh(vm_seat).run(["id", "-un"])
+    assert res.ok, res.stderr
+    assert res.stdout.strip() == "support"
+    # Another key is refused: the access is per seat.
+    other = subprocess.run(
+        ["ssh", "-p", str(info.record.ports["ssh"]), "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
+         "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-i", "/dev/null",
+         "support@127.0.0.1", "true"], capture_output=True, timeout=30)
+    assert other.returncode != 0
+
+
+def test_consoles_listen_on_loopback_with_a_password(seat_manager, vm_seat):
+    info = seat_manager.info(vm_seat)
+    xml = seat_manager.backend.xml(seat_manager.backend.get(info.domain), secure=True)
+    assert "listen='127.0.0.1'" in xml or 'address="127.0.0.1"' in xml or "address='127.0.0.1'" in xml
+    assert info.credentials and len(info.credentials.vnc_password) == 8
+    assert f"passwd='{info.credentials.vnc_password}'" in xml
+    assert info.vnc_port and info.vnc_port >= 5900
+
+
+def test_reset_removes_a_file_and_seat_answers_right_after(seat_manager, vm_seat):
+    agent = seat_manager.agent(vm_seat)
+    assert agent.sh("echo broken > /home/alex/Documents/marker && sync").ok
+    assert agent.sh("test -e /home/alex/Documents/marker").rc == 0
+    seconds = seat_manager.reset(vm_seat)
+    res = seat_manager.agent(vm_seat).sh("test -e /home/alex/Documents/marker")
+    assert res.rc == 1, "the file written before the reset is still there"
+    assert seat_manager.ssh(vm_seat).run(["true"]).ok
+    assert seat_manager.info(vm_seat).record.state == "ready"
+    print(f"reset took {seconds:.1f} s")
+
+
+def test_reset_clears_the_fault_marker_in_metadata(seat_manager, vm_seat):
+    seat_manager.update_record(vm_seat, fault="disk-full")
+    assert seat_manager.info(vm_seat).record.fault == "disk-full"
+    seat_manager.reset(vm_seat)
+    assert seat_manager.info(vm_seat).record.fault == ""
+
+
+def test_clock_is_current_after_reset(seat_manager, vm_seat):
+    import time
+
+    seat_manager.reset(vm_seat)
+    guest = int(seat_manager.agent(vm_seat).run(["date", "+%s"]).stdout)
+    assert abs(guest - time.time()) < 30
+
+
+def test_two_seats_side_by_side_then_destroy_leaves_nothing(seat_manager, vm_seat, make_seat):
+    second = make_seat("t2")
+    a, b = seat_manager.info(vm_seat), seat_manager.info(second)
+    assert a.domain != b.domain
+    assert not set(a.record.ports.values()) & set(b.record.ports.values())
+    assert a.vnc_port != b.vnc_port
+    assert seat_manager.agent(second).run(["hostname"]).stdout.strip() == f"ws-{second}"
+    a_key = seat_manager.agent(vm_seat).read_file("/etc/ssh/ssh_host_ed25519_key.pub")
+    b_key = seat_manager.agent(second).read_file("/etc/ssh/ssh_host_ed25519_key.pub")
+    assert a_key != b_key, "two seats share SSH host keys"
+    assert (a.credentials.vnc_password, a.credentials.user_password) != (b.credentials.vnc_password, b.credentials.user_password)
+
+    folder = b.folder
+    seat_manager.destroy(second)
+    assert seat_manager.backend.lookup(b.domain) is None
+    assert not folder.exists()
+    assert not (folder / "disk.qcow2").exists()
+    assert second not in [s.name for s in seat_manager.list()]
+
+
+def test_stop_and_start_keep_the_seat(seat_manager, vm_seat):
+    seat_manager.stop(vm_seat, force=True)
+    assert seat_manager.info(vm_seat).status == "stopped"
+    # Reset works from a stopped seat too and brings it back running.
+    seat_manager.reset(vm_seat)
+    assert seat_manager.info(vm_seat).status == "running"
+    assert seat_manager.agent(vm_seat).run(["true"]).ok
