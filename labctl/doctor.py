@@ -52,6 +52,17 @@ def run_doctor(cfg: Config) -> list[Finding]:
     except LabError as exc:
         out.append(Finding("libvirt", False, exc.message, "start it: libvirtd -d (or systemctl start libvirtd)"))
 
+    if os.path.exists("/dev/kvm"):
+        import grp
+        st = os.stat("/dev/kvm")
+        try:
+            group = grp.getgrgid(st.st_gid).gr_name
+        except KeyError:
+            group = str(st.st_gid)
+        ok = group == "kvm" and (st.st_mode & 0o060) == 0o060
+        out.append(Finding("/dev/kvm permissions", ok, f"group {group}, mode {st.st_mode & 0o777:o}",
+                           "chgrp kvm /dev/kvm && chmod 0660 /dev/kvm (else libvirt re-probes QEMU on every call)"))
+
     facts = host_facts()
     try:
         choice = choose_accel(cfg.accel, domain_types=domain_types, **facts)

@@ -43,7 +43,20 @@ install_python() {
     ln -sf "$LABCTL_VENV/bin/labctl" /usr/local/bin/labctl
 }
 
+fix_kvm_device() {
+    # Without udev nobody gives /dev/kvm its usual group; libvirt then finds KVM
+    # "available at probe time but not now" and re-probes QEMU on every call
+    # (seconds each). Do what Debian's udev rule does.
+    if [ -c /dev/kvm ] && getent group kvm >/dev/null; then
+        if [ "$(stat -c %G:%a /dev/kvm)" != "kvm:660" ]; then
+            log "giving /dev/kvm its usual group (kvm, 0660)"
+            chgrp kvm /dev/kvm && chmod 0660 /dev/kvm
+        fi
+    fi
+}
+
 start_daemons() {
+    fix_kvm_device
     if [ -d /run/systemd/system ]; then
         systemctl start virtlogd.socket libvirtd.socket libvirtd.service 2>/dev/null || true
     fi
