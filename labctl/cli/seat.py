@@ -44,7 +44,7 @@ def connect_text(info: SeatInfo) -> str:
 @json_option
 @click.pass_context
 def create(ctx, names, image, accel, listen, as_json) -> None:
-    """Create and boot seats NAMES from an image, each with its pristine snapshot."""
+    """Create and boot seats NAMES from an image, each with its saved pristine state."""
     mgr = _mgr(ctx, accel=accel, listen=listen)
     made = [mgr.create(name, image, progress=progress) for name in names]
     if as_json:
@@ -123,7 +123,7 @@ def reset(ctx, names) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask.")
 @click.pass_context
 def destroy(ctx, names, yes) -> None:
-    """Remove seats: domain, disk, snapshots, keys and ports."""
+    """Remove seats: domain, disks, pristine state, keys and ports."""
     if not yes:
         click.confirm(f"Destroy {', '.join(names)}? Their disks are deleted", abort=True)
     mgr = _mgr(ctx)

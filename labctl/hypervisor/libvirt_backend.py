@@ -1,4 +1,4 @@
-"""The libvirt backend: domains, snapshots, metadata and the guest agent."""
+"""The libvirt backend: domains, saved memory states, metadata and the guest agent."""
 
 from __future__ import annotations
 
@@ -146,9 +146,10 @@ class LibvirtBackend:
     def list_domains(self):
         return self.conn.listAllDomains(0)
 
-    def xml(self, dom, secure: bool = False) -> str:
+    def xml(self, dom, secure: bool = False, inactive: bool = False) -> str:
         libvirt = _libvirt()
-        return dom.XMLDesc(libvirt.VIR_DOMAIN_XML_SECURE if secure else 0)
+        flags = (libvirt.VIR_DOMAIN_XML_SECURE if secure else 0) | (libvirt.VIR_DOMAIN_XML_INACTIVE if inactive else 0)
+        return dom.XMLDesc(flags)
 
     def vnc_port(self, dom) -> int | None:
         if not dom.isActive():
@@ -172,39 +173,22 @@ class LibvirtBackend:
             flags |= libvirt.VIR_DOMAIN_AFFECT_LIVE
         dom.setMetadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, xml, META_KEY, META_URI, flags)
 
-    # -- snapshots -----------------------------------------------------------
-    def snapshot(self, dom, name: str, description: str = "") -> None:
+    # -- saved memory state --------------------------------------------------
+    def save(self, dom, path: str) -> None:
+        """Save a running domain's memory to ``path``; the domain stops."""
         libvirt = _libvirt()
-        xml = f"<domainsnapshot><name>{name}</name><description>{description}</description></domainsnapshot>"
         try:
-            old = dom.snapshotLookupByName(name)
-            old.delete()
-        except libvirt.libvirtError:
-            pass
-        try:
-            dom.snapshotCreateXML(xml, 0)
+            dom.save(path)
         except libvirt.libvirtError as exc:
-            raise HostError(f"cannot snapshot {dom.name()}: {exc.get_error_message()}") from None
+            raise HostError(f"cannot save {dom.name()}: {exc.get_error_message()}") from None
 
-    def has_snapshot(self, dom, name: str) -> bool:
+    def restore(self, path: str, xml: str) -> None:
+        """Start a domain from a saved memory state, with host-side XML changes (disk paths)."""
         libvirt = _libvirt()
         try:
-            dom.snapshotLookupByName(name)
-            return True
-        except libvirt.libvirtError:
-            return False
-
-    def revert(self, dom, name: str) -> None:
-        libvirt = _libvirt()
-        try:
-            snap = dom.snapshotLookupByName(name)
-        except libvirt.libvirtError:
-            raise NotFoundError(f"{dom.name()} has no snapshot '{name}'",
-                                hint="destroy and recreate the seat to get a pristine state") from None
-        try:
-            dom.revertToSnapshot(snap, libvirt.VIR_DOMAIN_SNAPSHOT_REVERT_RUNNING)
+            self.conn.restoreFlags(path, xml, libvirt.VIR_DOMAIN_SAVE_RUNNING)
         except libvirt.libvirtError as exc:
-            raise HostError(f"cannot revert {dom.name()} to {name}: {exc.get_error_message()}") from None
+            raise HostError(f"cannot restore from {path}: {exc.get_error_message()}") from None
 
     # -- guest agent ---------------------------------------------------------
     def agent(self, dom) -> AgentChannel:
