@@ -39,6 +39,7 @@ class Config:
     seat_vcpus: int = 2
     default_image: str = "workstation"
     boot_timeout: float = 240.0
+    warm_start: bool = True
     images_dir: Path = field(default_factory=lambda: _project_root() / "images")
     faults_dir: Path = field(default_factory=lambda: _project_root() / "faults")
     source: str = "defaults"
@@ -60,6 +61,7 @@ _FIELDS = {f.name: f for f in dataclasses.fields(Config) if f.name != "source"}
 _PATH_FIELDS = {"state_dir", "cache_dir", "images_dir", "faults_dir"}
 _INT_FIELDS = {"port_min", "port_max", "seat_memory_mib", "seat_vcpus"}
 _FLOAT_FIELDS = {"boot_timeout"}
+_BOOL_FIELDS = {"warm_start"}
 
 
 def _coerce(name: str, value: Any, where: str) -> Any:
@@ -74,6 +76,12 @@ def _coerce(name: str, value: Any, where: str) -> Any:
             return int(value)
         if name in _FLOAT_FIELDS:
             return float(value)
+        if name in _BOOL_FIELDS:
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+                return value.lower() in ("1", "true", "yes", "on")
+            raise ValueError("expected true or false")
         if not isinstance(value, str):
             raise ValueError("expected a string")
         return value

@@ -328,4 +328,8 @@ def remove(cfg: Config, name: str, digest: str | None = None) -> list[Path]:
             removed.append(img.folder)
     if not removed:
         raise NotFoundError(f"no built image '{name}'" + (f" with digest {digest}" if digest else ""))
+    warm = cfg.cache_dir / "warm" / name
+    if digest is None and warm.is_dir():
+        shutil.rmtree(warm)  # warm states of the image's seats (see seats.Golden)
+        removed.append(warm)
     return removed

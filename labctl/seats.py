@@ -9,6 +9,7 @@ state directory, readable by root only.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import re
@@ -29,10 +30,12 @@ from .config import Config
 from .errors import AlreadyExistsError, ConfigError, GuestError, HostError, LabError, NotFoundError
 from .guest.agent import AgentChannel
 from .guest.ssh import SshChannel, wait_for_ssh
+from .hypervisor import saveimage
 from .hypervisor.accel import AccelChoice, choose_accel, host_facts
 from .hypervisor.libvirt_backend import META_URI, LibvirtBackend
 from .ports import allocate, port_is_free, state_lock
 
+GOLDEN_VERSION = "1"
 SEAT_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 DOMAIN_PREFIX = "labctl-"
 SERVICES = ("ssh", "rdp")
@@ -152,6 +155,31 @@ class SeatInfo:
         return d
 
 
+@dataclass(frozen=True)
+class Golden:
+    """An image's warm state: saved memory plus the disk it was saved with."""
+
+    folder: Path
+    mac: str
+
+    @property
+    def save(self) -> Path:
+        return self.folder / "golden.save"
+
+    @property
+    def disk(self) -> Path:
+        return self.folder / "golden.qcow2"
+
+    @classmethod
+    def load(cls, folder: Path) -> "Golden | None":
+        try:
+            meta = json.loads((folder / "golden.json").read_text())
+        except (OSError, ValueError):
+            return None
+        g = cls(folder=folder, mac=meta["mac"])
+        return g if g.save.is_file() and g.disk.is_file() else None
+
+
 def domain_name(seat: str) -> str:
     return DOMAIN_PREFIX + seat
 
@@ -237,7 +265,7 @@ class SeatManager:
             if not dom.name().startswith(DOMAIN_PREFIX):
                 continue
             rec = self._record(dom)
-            if rec is not None:
+            if rec is not None and rec.state != "golden":
                 out.append(self._info(dom, rec))
         return sorted(out, key=lambda s: s.name)
 
@@ -271,6 +299,7 @@ class SeatManager:
         accel = self.accel()
         folder = self.folder(seat)
         started = time.monotonic()
+        golden = self._golden(built, accel.accel, say) if self.cfg.warm_start else None
 
         with state_lock(self.cfg.state_dir):
             existing = self.backend.lookup(domain_name(seat))
@@ -303,11 +332,12 @@ class SeatManager:
                 # The first boot writes to pristine.qcow2; once the pristine state is
                 # saved it is frozen, and the seat runs on disk.qcow2 on top of it.
                 disk = folder / "pristine.qcow2"
-                _qemu_img_overlay(built.disk, disk)
+                _qemu_img_overlay(golden.disk if golden else built.disk, disk)
                 _ssh_keygen(folder / "id_ed25519", comment=f"labctl-{seat}")
                 xml = render_domain_xml(seat=seat, accel=accel.accel, image=built, disk=disk,
                                         console_log=folder / "console.log", listen=self.cfg.listen,
-                                        ports=ports, vnc_password=creds.vnc_password, mac=random_mac(),
+                                        ports=ports, vnc_password=creds.vnc_password,
+                                        mac=golden.mac if golden else random_mac(),
                                         memory_mib=self.cfg.seat_memory_mib, vcpus=self.cfg.seat_vcpus,
                                         record=record)
                 dom = self.backend.define(xml)
@@ -316,11 +346,20 @@ class SeatManager:
                 raise
 
         try:
-            say(f"seat {seat}: booting ({accel.accel}) from image {built.name} {built.digest}")
-            self.backend.start(dom)
+            if golden:
+                say(f"seat {seat}: starting from the warm state of image {built.name} {built.digest}")
+                boot = folder / "warm.save"
+                saveimage.clone_with_xml(golden.save, boot, self.backend.xml(dom, secure=True, inactive=True))
+                self.backend.restore(str(boot), None)
+                boot.unlink()
+                dom = self.backend.get(domain_name(seat))
+                self._sync_clock(dom)
+            else:
+                say(f"seat {seat}: booting ({accel.accel}) from image {built.name} {built.digest}")
+                self.backend.start(dom)
             waited = self.backend.wait_for_agent(dom, self.cfg.boot_timeout)
             say(f"seat {seat}: guest agent up after {waited:.1f} s; personalising")
-            self._personalise(seat, dom, creds)
+            self._personalise(seat, dom, creds, new_identity=golden is not None)
             wait_for_ssh(self._ssh_host(), ports["ssh"], timeout=60)
             say(f"seat {seat}: saving the pristine state")
             self._save_pristine(seat, dom, dataclasses.replace(
@@ -336,6 +375,85 @@ class SeatManager:
         say(f"seat {seat}: ready in {time.monotonic() - started:.1f} s")
         return self.info(seat)
 
+    def warm_up(self, image: str | None = None, *, progress: Progress | None = None) -> "Golden | None":
+        """Make sure the image's warm state exists (seat create does this on first use)."""
+        if not self.cfg.warm_start:
+            return None
+        built = images.find_built(self.cfg, image or self.cfg.default_image)
+        return self._golden(built, self.accel().accel, progress or (lambda _m: None))
+
+    def _golden(self, built: images.BuiltImage, accel: str, say: Progress) -> "Golden":
+        """The image's warm state: a guest booted once and saved, for seats to start from.
+
+        Kept in the cache, keyed by everything that shapes the saved machine (image
+        hash, domain template, memory, vCPUs, acceleration); made on first use.
+        """
+        tmpl = (Path(__file__).parent / "templates" / "domain.xml.j2").read_bytes()
+        key = hashlib.sha256(b"\0".join([GOLDEN_VERSION.encode(), built.digest.encode(), tmpl, accel.encode(),
+                                         str(self.cfg.seat_memory_mib).encode(), str(self.cfg.seat_vcpus).encode()])
+                             ).hexdigest()[:12]
+        final = self.cfg.cache_dir / "warm" / built.name / key
+        golden = Golden.load(final)
+        if golden:
+            return golden
+        with state_lock(self.cfg.cache_dir):
+            golden = Golden.load(final)
+            if golden:
+                return golden
+            say(f"making the warm state of image {built.name} (once per image; boots it cold)")
+            started = time.monotonic()
+            final.parent.mkdir(parents=True, exist_ok=True)
+            work = final.parent / f".{key}.part"
+            if work.exists():
+                shutil.rmtree(work)
+            work.mkdir()
+            work.chmod(0o755)
+            name = f"golden-{key[:8]}"
+            mac = random_mac()
+            dom = None
+            try:
+                _qemu_img_overlay(built.disk, work / "golden.qcow2")
+                record = SeatRecord(name=name, state="golden", image=built.name, image_digest=built.digest,
+                                    listen="127.0.0.1", ports={})
+                xml = render_domain_xml(seat=name, accel=accel, image=built, disk=work / "golden.qcow2",
+                                        console_log=work / "console.log", listen="127.0.0.1", ports={},
+                                        vnc_password=secrets.token_hex(4), mac=mac,
+                                        memory_mib=self.cfg.seat_memory_mib, vcpus=self.cfg.seat_vcpus, record=record)
+                old = self.backend.lookup(domain_name(name))
+                if old is not None:
+                    self.backend.undefine(old)
+                dom = self.backend.define(xml)
+                self.backend.start(dom)
+                self.backend.wait_for_agent(dom, self.cfg.boot_timeout)
+                agent = self.backend.agent(dom)
+                deadline = time.monotonic() + 120
+                while agent.run(["systemctl", "is-active", "--quiet", "ssh"], timeout=10).rc != 0:
+                    if time.monotonic() > deadline:
+                        raise GuestError(f"image {built.name}: sshd did not start in its warm state")
+                    time.sleep(0.5)
+                agent.run(["sync"], timeout=30)
+                self.backend.save(dom, str(work / "golden.save"))
+                self.backend.undefine(dom)
+                dom = None
+                (work / "golden.json").write_text(json.dumps({"mac": mac, "image": built.name,
+                                                              "digest": built.digest, "key": key}))
+                for f in work.iterdir():
+                    f.chmod(0o644)
+                if final.exists():
+                    shutil.rmtree(final)
+                # The saved XML names the work folder, but seats never boot from that XML,
+                # only from their own; their overlays point at the final path.
+                os.rename(work, final)
+            except BaseException:
+                if dom is not None:
+                    self.backend.undefine(dom)
+                shutil.rmtree(work, ignore_errors=True)
+                raise
+            say(f"warm state of image {built.name} ready in {time.monotonic() - started:.1f} s")
+            golden = Golden.load(final)
+            assert golden is not None
+            return golden
+
     def _ssh_host(self) -> str:
         return "127.0.0.1" if self.cfg.listen in ("0.0.0.0", "::") else self.cfg.listen
 
@@ -347,8 +465,13 @@ class SeatManager:
             raise HostError(f"only {free // 1024**2} MiB free under {self.cfg.state_dir}; a seat needs about "
                             f"{need // 1024**2} MiB", hint="free some disk space or destroy unused seats")
 
-    def _personalise(self, seat: str, dom, creds: Credentials) -> None:
-        """Give the clone its own name, passwords and SSH trust."""
+    def _personalise(self, seat: str, dom, creds: Credentials, new_identity: bool = False) -> None:
+        """Give the clone its own name, passwords and SSH trust.
+
+        ``new_identity``: the guest was restored from the image's warm state, so
+        it shares machine id and SSH host keys with every other warm seat; make
+        new ones.
+        """
         agent = self.backend.agent(dom)
         for user, pw in ((DESKTOP_USER, creds.user_password), (SUPPORT_USER, creds.support_password)):
             import base64
@@ -356,7 +479,12 @@ class SeatManager:
                           {"username": user, "password": base64.b64encode(pw.encode()).decode(), "crypted": False})
         pub = (self.folder(seat) / "id_ed25519.pub").read_bytes()
         hostname = f"ws-{seat}"
-        script = (
+        identity = (
+            "systemd-id128 new > /etc/machine-id.new && mv /etc/machine-id.new /etc/machine-id; "
+            "rm -f /etc/ssh/ssh_host_*; ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key; "
+            "systemctl reload ssh; "
+        ) if new_identity else ""
+        script = identity + (
             f"hostnamectl set-hostname {hostname} 2>/dev/null || echo {hostname} > /etc/hostname; "
             f"sed -i 's/^127.0.1.1.*/127.0.1.1\\t{hostname}/' /etc/hosts; "
             "usermod -U alex; usermod -U support; "
@@ -414,6 +542,7 @@ class SeatManager:
         _qemu_img_overlay(folder / "pristine.qcow2", live)
         self.backend.define(xml)
         self.backend.restore(str(folder / "pristine.save"), xml)
+        self._sync_clock(self.backend.get(dom.name()))
 
     def reset(self, seat: str, *, wait: bool = True) -> float:
         """Bring a seat back to its pristine state, running; returns seconds taken."""

@@ -182,7 +182,7 @@ class LibvirtBackend:
         except libvirt.libvirtError as exc:
             raise HostError(f"cannot save {dom.name()}: {exc.get_error_message()}") from None
 
-    def restore(self, path: str, xml: str) -> None:
+    def restore(self, path: str, xml: str | None) -> None:
         """Start a domain from a saved memory state, with host-side XML changes (disk paths)."""
         libvirt = _libvirt()
         try:

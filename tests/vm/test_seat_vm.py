@@ -87,6 +87,9 @@ def test_two_seats_side_by_side_then_destroy_leaves_nothing(seat_manager, vm_sea
     a_key = seat_manager.agent(vm_seat).read_file("/etc/ssh/ssh_host_ed25519_key.pub")
     b_key = seat_manager.agent(second).read_file("/etc/ssh/ssh_host_ed25519_key.pub")
     assert a_key != b_key, "two seats share SSH host keys"
+    a_id = seat_manager.agent(vm_seat).read_file("/etc/machine-id")
+    b_id = seat_manager.agent(second).read_file("/etc/machine-id")
+    assert a_id and b_id and a_id != b_id, "two seats share a machine id"
     assert (a.credentials.vnc_password, a.credentials.user_password) != (b.credentials.vnc_password, b.credentials.user_password)
 
     folder = b.folder
