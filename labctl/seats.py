@@ -454,6 +454,31 @@ class SeatManager:
             assert golden is not None
             return golden
 
+    def create_many(self, names: list[str], image: str | None = None, *, parallel: int = 4,
+                    progress: Progress | None = None) -> tuple[list[SeatInfo], dict[str, LabError]]:
+        """Create several seats at once; returns the seats made and the errors by name.
+
+        Each creation is all-or-nothing on its own, so one failure leaves the
+        others standing; rerunning with the failed names converges.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        for name in names:
+            validate_seat_name(name)
+        if len(set(names)) != len(names):
+            raise ConfigError("a seat name is given twice: " + ", ".join(sorted({n for n in names if names.count(n) > 1})))
+        self.warm_up(image, progress=progress)
+        made: list[SeatInfo] = []
+        errors: dict[str, LabError] = {}
+        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+            futures = {name: pool.submit(self.create, name, image, progress=progress) for name in names}
+            for name, fut in futures.items():
+                try:
+                    made.append(fut.result())
+                except LabError as exc:
+                    errors[name] = exc
+        return made, errors
+
     def _ssh_host(self) -> str:
         return "127.0.0.1" if self.cfg.listen in ("0.0.0.0", "::") else self.cfg.listen
 

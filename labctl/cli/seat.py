@@ -41,16 +41,28 @@ def connect_text(info: SeatInfo) -> str:
 @click.option("--image", help="Image to boot (default from config).")
 @click.option("--accel", type=click.Choice(["auto", "kvm", "qemu"]), help="Override acceleration.")
 @click.option("--listen", help="Address consoles listen on (default 127.0.0.1).")
+@click.option("--parallel", type=click.IntRange(1, 32), default=4, show_default=True,
+              help="Seats created at the same time.")
+@click.option("--cold", is_flag=True, help="Boot each seat instead of starting it from the image's warm state.")
 @json_option
 @click.pass_context
-def create(ctx, names, image, accel, listen, as_json) -> None:
+def create(ctx, names, image, accel, listen, parallel, cold, as_json) -> None:
     """Create and boot seats NAMES from an image, each with its saved pristine state."""
-    mgr = _mgr(ctx, accel=accel, listen=listen)
-    made = [mgr.create(name, image, progress=progress) for name in names]
+    mgr = _mgr(ctx, accel=accel, listen=listen, warm_start=False if cold else None)
+    if len(names) == 1:
+        made, errors = [mgr.create(names[0], image, progress=progress)], {}
+    else:
+        made, errors = mgr.create_many(list(names), image, parallel=parallel, progress=progress)
     if as_json:
         echo_json([m.as_dict(secrets_too=True) for m in made])
-    else:
+    elif made:
         click.echo("\n\n".join(connect_text(m) for m in made))
+    for name, exc in errors.items():
+        click.secho(f"error: seat {name}: {exc.message}", fg="red", err=True)
+        if exc.hint:
+            click.echo(f"hint: {exc.hint}", err=True)
+    if errors:
+        ctx.exit(max(e.exit_code for e in errors.values()))
 
 
 @command.command("list")
