@@ -107,3 +107,25 @@ def test_stop_and_start_keep_the_seat(seat_manager, vm_seat):
     seat_manager.reset(vm_seat)
     assert seat_manager.info(vm_seat).status == "running"
     assert seat_manager.agent(vm_seat).run(["true"]).ok
+
+
+def test_seats_created_in_parallel_are_all_ready_and_distinct(seat_manager):
+    import secrets
+
+    names = [f"tp-{secrets.token_hex(2)}" for _ in range(2)]
+    try:
+        made, errors = seat_manager.create_many(names, parallel=2)
+        assert errors == {}
+        assert sorted(m.name for m in made) == sorted(names)
+        infos = [seat_manager.info(n) for n in names]
+        assert all(i.status == "running" and i.record.state == "ready" for i in infos)
+        ports = [p for i in infos for p in i.record.ports.values()]
+        assert len(ports) == len(set(ports))
+        ids = {seat_manager.agent(n).read_file("/etc/machine-id") for n in names}
+        assert len(ids) == 2
+    finally:
+        for n in names:
+            try:
+                seat_manager.destroy(n)
+            except Exception:  # noqa: BLE001
+                pass
