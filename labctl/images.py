@@ -297,6 +297,7 @@ def build(cfg: Config, name: str, *, force: bool = False, progress: Progress | N
         work.chmod(0o755)
         if target.exists():
             shutil.rmtree(target)
+            _drop_warm_states(cfg, name, digest)
         os.rename(work, target)
     except BaseException:
         _cleanup(work)
@@ -305,6 +306,16 @@ def build(cfg: Config, name: str, *, force: bool = False, progress: Progress | N
     img = _read_built(target)
     assert img is not None
     return img
+
+
+def _drop_warm_states(cfg: Config, name: str, digest: str) -> None:
+    """Warm states (seats.Golden) saved from a build that is being replaced."""
+    for meta in (cfg.cache_dir / "warm" / name).glob("*/golden.json"):
+        try:
+            if json.loads(meta.read_text()).get("digest") == digest:
+                shutil.rmtree(meta.parent)
+        except (OSError, ValueError):
+            pass
 
 
 def _cleanup(work: Path) -> None:

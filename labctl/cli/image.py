@@ -20,7 +20,18 @@ def command() -> None:
 def build(ctx: click.Context, name: str | None, force: bool) -> None:
     """Build image NAME (default: the default image) unless already cached."""
     cfg = get_config(ctx)
-    img = images.build(cfg, name or cfg.default_image, force=force, progress=progress)
+    name = name or cfg.default_image
+    if force:
+        from ..errors import LabError
+        from ..seats import SeatManager
+
+        digest = images.load_recipe(cfg.images_dir, name).digest()
+        users = [s.name for s in SeatManager(cfg).list() if s.record.image == name and s.record.image_digest == digest]
+        if users:
+            raise LabError(f"seats {', '.join(users)} run on image {name} {digest}; rebuilding it under them would "
+                           "corrupt their disks", hint="destroy those seats first, or change the recipe (a new hash "
+                           "builds beside the old one)")
+    img = images.build(cfg, name, force=force, progress=progress)
     click.echo(f"{img.name} {img.digest} {img.folder}")
 
 

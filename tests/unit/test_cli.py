@@ -71,3 +71,18 @@ def test_debug_shows_the_traceback(run):
     res = run("--debug", "image", "build", "no-such-image")
     assert res.exit_code != 0
     assert res.exception is not None
+
+
+def test_force_rebuild_refuses_under_running_seats(run, monkeypatch):
+    from labctl import images
+    from labctl.seats import SeatInfo, SeatManager, SeatRecord
+
+    digest = images.load_recipe(images.Path(__file__).resolve().parents[2] / "images", "workstation").digest()
+    rec = SeatRecord(name="desk1", state="ready", image="workstation", image_digest=digest, listen="127.0.0.1",
+                     ports={"ssh": 42000})
+    monkeypatch.setattr(SeatManager, "list", lambda self: [SeatInfo(rec, "labctl-desk1", "running", 5900,
+                                                                    images.Path("/x"), None)])
+    monkeypatch.setattr(images, "build", lambda *a, **k: pytest.fail("must not build"))
+    res = run("image", "build", "--force", "workstation")
+    assert res.exit_code == 1
+    assert "seats desk1 run on image workstation" in res.output
