@@ -26,6 +26,26 @@ class Finding:
         return {"name": self.name, "ok": self.ok, "detail": self.detail, "fix": self.fix, "severity": self.severity}
 
 
+VIRTLOGD_SOCK = "/run/libvirt/virtlogd-sock"
+
+
+def _virtlogd(path: str = VIRTLOGD_SOCK) -> Finding:
+    """virtlogd must answer on its socket; a leftover socket file of a dead daemon is not enough."""
+    fix = "start it: virtlogd -d (or systemctl start virtlogd)"
+    if not os.path.exists(path):
+        return Finding("virtlogd", False, f"{path} missing", fix)
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(2)
+    try:
+        s.connect(path)
+    except OSError as exc:
+        return Finding("virtlogd", False, f"{path} exists but nothing answers ({exc.strerror or exc})",
+                       "remove the stale socket and start it: rm " + path + " && virtlogd -d")
+    finally:
+        s.close()
+    return Finding("virtlogd", True, f"{path} answers")
+
+
 def run_doctor(cfg: Config) -> list[Finding]:
     out: list[Finding] = []
     for tool, pkg in (("qemu-system-x86_64", "qemu-system-x86"), ("qemu-img", "qemu-utils"),
@@ -34,9 +54,7 @@ def run_doctor(cfg: Config) -> list[Finding]:
         path = shutil.which(tool)
         out.append(Finding(f"tool {tool}", bool(path), path or "not found", f"apt-get install {pkg}"))
 
-    out.append(Finding("virtlogd", os.path.exists("/run/libvirt/virtlogd-sock"),
-                       "/run/libvirt/virtlogd-sock " + ("present" if os.path.exists("/run/libvirt/virtlogd-sock") else "missing"),
-                       "start it: virtlogd -d (or systemctl start virtlogd)"))
+    out.append(_virtlogd())
     domain_types = None
     try:
         import libvirt  # noqa: F401

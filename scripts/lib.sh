@@ -55,17 +55,32 @@ fix_kvm_device() {
     fi
 }
 
+socket_answers() {
+    python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.settimeout(2); s.connect(sys.argv[1])' "$1" 2>/dev/null
+}
+
 start_daemons() {
     fix_kvm_device
     if [ -d /run/systemd/system ]; then
         systemctl start virtlogd.socket libvirtd.socket libvirtd.service 2>/dev/null || true
     fi
-    if [ ! -S /run/libvirt/virtlogd-sock ]; then
+    # A socket file can outlive its daemon (a machine handed over with /run
+    # kept, a killed session): test that something answers, not that it exists.
+    if ! socket_answers /run/libvirt/virtlogd-sock; then
         log "starting virtlogd"
+        pkill -x virtlogd 2>/dev/null || true
+        rm -f /run/libvirt/virtlogd-sock /run/libvirt/virtlogd-admin-sock /run/virtlogd.pid
         virtlogd -d
+        for _ in $(seq 1 50); do
+            socket_answers /run/libvirt/virtlogd-sock && break
+            sleep 0.1
+        done
+        socket_answers /run/libvirt/virtlogd-sock || { echo "error: virtlogd did not start" >&2; exit 1; }
     fi
     if ! virsh -c qemu:///system version >/dev/null 2>&1; then
         log "starting libvirtd"
+        pkill -x libvirtd 2>/dev/null || true
+        rm -f /run/libvirtd.pid
         libvirtd -d
         for _ in $(seq 1 50); do
             virsh -c qemu:///system version >/dev/null 2>&1 && break
