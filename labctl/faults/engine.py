@@ -1,0 +1,228 @@
+"""Put faults on seats, check them, repair them; every run leaves its artefacts.
+
+The seat's domain metadata says which fault it carries and in what state
+(``injecting`` until the injection finished, then ``injected``), so a seat is
+never half-broken without labctl knowing: a failed injection resets the seat
+to pristine, and a seat found ``injecting`` (labctl was killed) is reset before
+anything else is done to it. The drawn parameters stay on the host, in the
+seat's folder (root only) and in each run's artefacts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+from ..config import Config
+from ..errors import ConfigError, GuestError, LabError
+from ..seats import SeatManager, domain_name
+from .checks import CheckReport, protected_paths, run_checks, take_snapshot
+from .draw import Draw, context, draw, new_seed, render_ticket
+from .manifest import Catalog, Fault, RepairSpec
+from .playbook import CLEANUP_SCRIPT, PlaybookResult, run_playbook
+
+Progress = Callable[[str], None]
+
+
+class FaultError(LabError):
+    """A recipe's playbook failed on a seat (the recipe, not the lab, is at fault)."""
+
+    exit_code = 8
+
+
+@dataclass(frozen=True)
+class SeatFault:
+    """What a seat carries, as recorded with the machine."""
+
+    fault: str
+    variant: str
+    seed: int
+    state: str  # injecting | injected
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+class FaultEngine:
+    def __init__(self, cfg: Config, seats: SeatManager | None = None, catalog: Catalog | None = None):
+        self.cfg = cfg
+        self.seats = seats or SeatManager(cfg)
+        self.catalog = catalog or Catalog(cfg.faults_dir)
+
+    # -- state ----------------------------------------------------------------
+    def current(self, seat: str) -> SeatFault | None:
+        rec = self.seats.info(seat).record
+        if not rec.fault:
+            return None
+        try:
+            seed = int(rec.extra.get("seed", "0"))
+        except ValueError:
+            seed = 0
+        return SeatFault(rec.fault, rec.extra.get("variant", ""), seed, rec.extra.get("fault_state", "injected"))
+
+    def current_draw(self, seat: str) -> tuple[Fault, Draw]:
+        cur = self.current(seat)
+        if cur is None:
+            raise ConfigError(f"seat '{seat}' carries no fault", hint=f"inject one: labctl fault inject {seat} FAULT")
+        fault = self.catalog.get(cur.fault)
+        return fault, draw(fault, cur.seed, cur.variant)
+
+    def _record(self, seat: str, d: Draw | None, state: str = "") -> None:
+        if d is None:
+            self.seats.update_record(seat, fault="", extra={})
+            (self.seats.folder(seat) / "fault.json").unlink(missing_ok=True)
+            return
+        self.seats.update_record(seat, fault=d.fault, extra={"variant": d.variant, "seed": str(d.seed),
+                                                             "fault_state": state})
+        path = self.seats.folder(seat) / "fault.json"
+        path.write_text(json.dumps({**d.as_dict(), "state": state}, indent=2))
+        os.chmod(path, 0o600)
+
+    # -- runs -----------------------------------------------------------------
+    def run_dir(self, seat: str, fault: str, step: str) -> Path:
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{time.monotonic_ns() % 1000000:06d}"
+        return self.cfg.runs_dir / f"{stamp}-{seat}-{fault}-{step}"
+
+    def run_step(self, seat: str, fault: Fault, d: Draw, step: str, playbook: Path | None = None) -> PlaybookResult | None:
+        """Run one playbook of a recipe (prepare, inject, fix, or a repair) on a seat."""
+        playbook = playbook or fault.playbook(step)
+        if playbook is None:
+            return None
+        info = self.seats.info(seat)
+        if info.status != "running":
+            raise GuestError(f"seat '{seat}' is {info.status}", hint=f"start it: labctl seat start {seat}")
+        run_dir = self.run_dir(seat, fault.id, step)
+        extravars = {"lab": {**context(d), "seat": seat, "fault": fault.id, "step": step}, **d.params}
+        try:
+            res = run_playbook(playbook=playbook, domain=domain_name(seat), libvirt_uri=self.cfg.libvirt_uri,
+                               extravars=extravars, run_dir=run_dir)
+        finally:
+            self._cleanup(seat)
+        (run_dir / "result.json").write_text(json.dumps({**res.as_dict(), "seat": seat, **d.as_dict()}, indent=2))
+        if res.unreachable:
+            raise GuestError(f"seat '{seat}': Ansible could not reach the guest agent during {playbook.name}",
+                             hint=f"artefacts: {run_dir}")
+        return res
+
+    def _cleanup(self, seat: str) -> None:
+        """Remove what Ansible leaves in the guest; a trainee must not find the recipe there."""
+        try:
+            self.seats.agent(seat).sh(CLEANUP_SCRIPT, timeout=30)
+        except LabError:
+            pass
+
+    # -- what the CLI and sessions call ---------------------------------------
+    def inject(self, seat: str, fault_id: str, *, seed: int | None = None, variant: str | None = None,
+               progress: Progress | None = None) -> tuple[Draw, list[PlaybookResult]]:
+        """Prepare and break a seat. All or nothing: on failure the seat is reset to pristine."""
+        d, results = self.stage(seat, fault_id, seed=seed, variant=variant, progress=progress)
+        results.append(self.break_staged(seat, progress=progress))
+        return d, [r for r in results if r is not None]
+
+    def stage(self, seat: str, fault_id: str, *, seed: int | None = None, variant: str | None = None,
+              progress: Progress | None = None) -> tuple[Draw, list[PlaybookResult]]:
+        """Reset if needed, run the recipe's prepare step and record the healthy machine's protected files."""
+        say = progress or (lambda _m: None)
+        fault = self.catalog.get(fault_id)
+        d = draw(fault, new_seed() if seed is None else seed, variant)
+        cur = self.current(seat)
+        if cur is not None:
+            say(f"seat {seat}: carries {cur.fault} ({cur.state}); resetting to pristine first")
+            self.seats.reset(seat)
+        self._record(seat, d, "injecting")
+        with self._rollback(seat, say):
+            say(f"seat {seat}: {fault.id} ({d.variant}): prepare")
+            res = self._step_ok(seat, fault, d, "prepare")
+            self._snapshot(seat, fault, d)
+            self._record(seat, d, "prepared")
+        return d, [res] if res else []
+
+    def break_staged(self, seat: str, *, progress: Progress | None = None) -> PlaybookResult:
+        """Run the recipe's inject step on a staged seat."""
+        say = progress or (lambda _m: None)
+        fault, d = self.current_draw(seat)
+        self._record(seat, d, "injecting")
+        with self._rollback(seat, say):
+            say(f"seat {seat}: {fault.id} ({d.variant}): inject")
+            res = self._step_ok(seat, fault, d, "inject")
+            self._record(seat, d, "injected")
+        assert res is not None
+        return res
+
+    def _step_ok(self, seat: str, fault: Fault, d: Draw, step: str) -> PlaybookResult | None:
+        res = self.run_step(seat, fault, d, step)
+        if res is not None and not res.ok:
+            raise FaultError(f"seat {seat}: {fault.id} {step} failed: {res.summary()}",
+                             hint=f"the seat was reset to pristine; artefacts: {res.artifacts}")
+        return res
+
+    @contextmanager
+    def _rollback(self, seat: str, say: Progress) -> Iterator[None]:
+        try:
+            yield
+        except BaseException:
+            say(f"seat {seat}: injection failed; resetting to pristine")
+            try:
+                self.seats.reset(seat)
+                self._record(seat, None)
+            except LabError as exc:
+                say(f"seat {seat}: reset after the failed injection failed too: {exc}")
+            raise
+
+    def _snapshot_path(self, seat: str) -> Path:
+        return self.seats.folder(seat) / "protected.json"
+
+    def _snapshot(self, seat: str, fault: Fault, d: Draw) -> None:
+        """Record the protected files as they are on the healthy machine (host side, root only)."""
+        path = self._snapshot_path(seat)
+        path.unlink(missing_ok=True)
+        if not fault.protect:
+            return
+        snap = take_snapshot(self.seats.agent(seat), protected_paths(fault, d))
+        path.write_text(json.dumps(snap))
+        os.chmod(path, 0o600)
+
+    def snapshot(self, seat: str) -> dict | None:
+        try:
+            return json.loads(self._snapshot_path(seat).read_text())
+        except (OSError, ValueError):
+            return None
+
+    def check(self, seat: str) -> CheckReport:
+        fault, d = self.current_draw(seat)
+        report = run_checks(self.seats.agent(seat), fault, d, self.snapshot(seat))
+        run_dir = self.run_dir(seat, fault.id, "check")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "check.json").write_text(json.dumps({**report.as_dict(), "seat": seat, "seed": d.seed}, indent=2))
+        return report
+
+    def fix(self, seat: str) -> PlaybookResult:
+        fault, d = self.current_draw(seat)
+        res = self.run_step(seat, fault, d, "fix")
+        assert res is not None  # fix.yml is required by the manifest loader
+        return res
+
+    def repair(self, seat: str, repair_id: str) -> PlaybookResult:
+        fault, d = self.current_draw(seat)
+        rep = self.find_repair(fault, repair_id)
+        res = self.run_step(seat, fault, d, f"repair-{rep.id}", rep.playbook)
+        assert res is not None
+        return res
+
+    @staticmethod
+    def find_repair(fault: Fault, repair_id: str) -> RepairSpec:
+        for r in fault.repairs:
+            if r.id == repair_id:
+                return r
+        raise ConfigError(f"fault {fault.id} declares no repair '{repair_id}'",
+                          hint="repairs: " + (", ".join(r.id for r in fault.repairs) or "none"))
+
+    def ticket(self, seat: str, lang: str = "en"):
+        fault, d = self.current_draw(seat)
+        return render_ticket(fault, d, lang, seat=seat)

@@ -1,0 +1,306 @@
+"""Fault recipes: ``faults/<id>/`` folders, validated on load, turned into frozen dataclasses.
+
+A recipe folder holds ``fault.yaml`` (the manifest, checked against
+``labctl/schemas/fault.schema.json``), ``inject.yml`` and ``fix.yml`` (Ansible
+playbooks), optionally ``prepare.yml`` (sets the healthy stage the fault needs),
+``ticket.en.md.j2`` and ``ticket.fr.md.j2`` (the user's words) and ``README.md``
+(instructor notes). The code finds recipes by folder name: adding a fault never
+means editing a registry.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..curriculum import COMPETENCIES, FAMILIES
+from ..errors import ConfigError, NotFoundError
+
+MANIFEST = "fault.yaml"
+CHECK_KINDS = ("file", "files", "command", "free_space", "url", "not_growing", "service", "groups", "sudo")
+CHECK_GROUPS = ("functional", "integrity", "security")
+PLAYBOOKS = ("prepare.yml", "inject.yml", "fix.yml")
+REQUIRED_FILES = ("inject.yml", "fix.yml", "README.md", "ticket.en.md.j2", "ticket.fr.md.j2")
+LANGS = ("en", "fr")
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    name: str
+    kind: str  # choice | int | sample | token
+    values: tuple[Any, ...] = ()
+    k: int = 1
+    length: int = 8
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    id: str
+    summary: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    id: str
+    group: str
+    title: str
+    kind: str
+    spec: dict[str, Any]
+    variants: tuple[str, ...] = ()
+    offline: bool = True
+
+    def applies_to(self, variant: str) -> bool:
+        return not self.variants or variant in self.variants
+
+
+@dataclass(frozen=True)
+class RepairSpec:
+    id: str
+    title: str
+    playbook: Path
+    expect: str  # "pass" (a legitimate repair) or "fail" (a harmful or wrong one: a decoy)
+    variants: tuple[str, ...] = ()
+
+    def applies_to(self, variant: str) -> bool:
+        return not self.variants or variant in self.variants
+
+
+@dataclass(frozen=True)
+class TicketSpec:
+    impact: str
+    urgency: str
+    subject: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Fault:
+    id: str
+    title: str
+    summary: str
+    folder: Path
+    families: tuple[str, ...]
+    competencies: tuple[str, ...]
+    os: str
+    image: str
+    difficulty: int
+    level: int
+    time_budget_min: int
+    hints: tuple[str, ...]
+    ticket: TicketSpec
+    parameters: tuple[ParameterSpec, ...]
+    variants: tuple[VariantSpec, ...]
+    checks: tuple[CheckSpec, ...]
+    repairs: tuple[RepairSpec, ...]
+    protect: tuple[str, ...] = ()
+
+    @property
+    def manifest(self) -> Path:
+        return self.folder / MANIFEST
+
+    def playbook(self, step: str) -> Path | None:
+        path = self.folder / f"{step}.yml"
+        return path if path.is_file() else None
+
+    def variant(self, vid: str) -> VariantSpec:
+        for v in self.variants:
+            if v.id == vid:
+                return v
+        raise NotFoundError(f"fault {self.id} has no variant '{vid}'",
+                            hint="variants: " + ", ".join(v.id for v in self.variants))
+
+    def notes(self) -> str:
+        return (self.folder / "README.md").read_text(encoding="utf-8")
+
+    def as_dict(self) -> dict:
+        return {
+            "id": self.id, "title": self.title, "summary": self.summary, "families": list(self.families),
+            "competencies": list(self.competencies), "os": self.os, "image": self.image,
+            "difficulty": self.difficulty, "level": self.level, "time_budget_min": self.time_budget_min,
+            "variants": [{"id": v.id, "summary": v.summary} for v in self.variants],
+            "checks": [{"id": c.id, "group": c.group, "title": c.title, "kind": c.kind,
+                        "variants": list(c.variants)} for c in self.checks],
+            "repairs": [{"id": r.id, "title": r.title, "expect": r.expect, "variants": list(r.variants)}
+                        for r in self.repairs],
+            "ticket": {"impact": self.ticket.impact, "urgency": self.ticket.urgency},
+            "folder": str(self.folder),
+        }
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict:
+    return json.loads(resources.files("labctl").joinpath("schemas/fault.schema.json").read_text())
+
+
+def _where(path) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _validate_schema(data: Any, file: Path) -> None:
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if not errors:
+        return
+    err = errors[0]
+    where = _where(err.absolute_path)
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        allowed = set(err.schema.get("properties", {}))
+        extra = sorted(k for k in err.instance if k not in allowed)
+        raise ConfigError(f"{file}: field '{where}': unknown field(s) {', '.join(extra)}",
+                          hint="known fields: " + ", ".join(sorted(allowed)))
+    if err.validator == "required":
+        raise ConfigError(f"{file}: field '{where}': {err.message}")
+    raise ConfigError(f"{file}: field '{where}': {err.message}")
+
+
+def _param(name: str, raw: dict, file: Path) -> ParameterSpec:
+    if "choice" in raw:
+        return ParameterSpec(name, "choice", tuple(raw["choice"]))
+    if "int" in raw:
+        lo, hi = raw["int"]
+        if lo > hi:
+            raise ConfigError(f"{file}: field 'parameters.{name}.int': the first bound is above the second")
+        return ParameterSpec(name, "int", (lo, hi))
+    if "sample" in raw:
+        k = raw.get("k", 1)
+        if k > len(raw["sample"]):
+            raise ConfigError(f"{file}: field 'parameters.{name}.k': {k} is more than the {len(raw['sample'])} values")
+        return ParameterSpec(name, "sample", tuple(raw["sample"]), k=k)
+    if "token" in raw:
+        return ParameterSpec(name, "token", length=raw["token"])
+    raise ConfigError(f"{file}: field 'parameters.{name}': give one of choice, int, sample or token")
+
+
+def _check(i: int, raw: dict, file: Path, variant_ids: set[str]) -> CheckSpec:
+    kinds = [k for k in CHECK_KINDS if k in raw]
+    if len(kinds) != 1:
+        raise ConfigError(f"{file}: field 'checks[{i}]' ({raw.get('id', '?')}): give exactly one check kind, got "
+                          f"{', '.join(kinds) or 'none'}", hint="kinds: " + ", ".join(CHECK_KINDS))
+    for v in raw.get("variants", []):
+        if v not in variant_ids:
+            raise ConfigError(f"{file}: field 'checks[{i}].variants': unknown variant '{v}'")
+    kind = kinds[0]
+    return CheckSpec(id=raw["id"], group=raw["group"], title=raw["title"], kind=kind, spec=dict(raw[kind]),
+                     variants=tuple(raw.get("variants", [])),
+                     offline=raw.get("offline", kind in ("file", "files", "groups")))
+
+
+def load_fault(folder: Path) -> Fault:
+    """Load and validate one recipe folder; a problem raises ConfigError naming file and field."""
+    folder = Path(folder)
+    file = folder / MANIFEST
+    if not file.is_file():
+        raise ConfigError(f"{folder}: no {MANIFEST}", hint="a fault is a folder with fault.yaml; see docs/faults.md")
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{file}: not valid YAML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{file}: not UTF-8 text: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{file}: expected a mapping at the top level")
+    _validate_schema(data, file)
+
+    if data["id"] != folder.name:
+        raise ConfigError(f"{file}: field 'id': must be the folder name {folder.name!r} (got {data['id']!r})")
+    for key, known in (("families", FAMILIES), ("competencies", COMPETENCIES)):
+        for i, value in enumerate(data[key]):
+            if value not in known:
+                raise ConfigError(f"{file}: field '{key}[{i}]': unknown ID {value!r}",
+                                  hint="IDs from shared/CURRICULUM.md: " + ", ".join(known))
+    for name in REQUIRED_FILES:
+        if not (folder / name).is_file():
+            raise ConfigError(f"{file}: the recipe has no {name} beside it",
+                              hint="a recipe needs inject.yml, fix.yml, README.md and ticket.{en,fr}.md.j2")
+
+    params = tuple(_param(n, raw, file) for n, raw in (data.get("parameters") or {}).items())
+    variant_ids: set[str] = set()
+    variants = []
+    for i, v in enumerate(data["variants"]):
+        if v["id"] in variant_ids:
+            raise ConfigError(f"{file}: field 'variants[{i}].id': {v['id']!r} is given twice")
+        variant_ids.add(v["id"])
+        variants.append(VariantSpec(v["id"], v["summary"], dict(v.get("params") or {})))
+
+    check_ids: set[str] = set()
+    checks = []
+    for i, raw in enumerate(data["checks"]):
+        if raw["id"] in check_ids:
+            raise ConfigError(f"{file}: field 'checks[{i}].id': {raw['id']!r} is given twice")
+        check_ids.add(raw["id"])
+        checks.append(_check(i, raw, file, variant_ids))
+
+    repairs = []
+    for i, raw in enumerate(data.get("repairs") or []):
+        pb = folder / raw["playbook"]
+        if not pb.is_file():
+            raise ConfigError(f"{file}: field 'repairs[{i}].playbook': {raw['playbook']} does not exist")
+        for v in raw.get("variants", []):
+            if v not in variant_ids:
+                raise ConfigError(f"{file}: field 'repairs[{i}].variants': unknown variant '{v}'")
+        repairs.append(RepairSpec(raw["id"], raw["title"], pb, raw["expect"], tuple(raw.get("variants", []))))
+
+    t = data["ticket"]
+    return Fault(
+        id=data["id"], title=data["title"], summary=data["summary"], folder=folder,
+        families=tuple(data["families"]), competencies=tuple(data["competencies"]), os=data["os"],
+        image=data.get("image", "workstation"), difficulty=data["difficulty"], level=data["level"],
+        time_budget_min=data["time_budget_min"], hints=tuple(data.get("hints") or ()),
+        ticket=TicketSpec(t["impact"], t["urgency"], dict(t["subject"])),
+        parameters=params, variants=tuple(variants), checks=tuple(checks), repairs=tuple(repairs),
+        protect=tuple(data.get("protect") or ()),
+    )
+
+
+ID_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+
+
+class Catalog:
+    """The fault recipes under a folder (``faults/``), found by name."""
+
+    def __init__(self, faults_dir: Path):
+        self.dir = Path(faults_dir)
+
+    def ids(self) -> list[str]:
+        if not self.dir.is_dir():
+            return []
+        return sorted(p.name for p in self.dir.iterdir() if (p / MANIFEST).is_file())
+
+    def get(self, fault_id: str) -> Fault:
+        if not ID_RE.match(fault_id or ""):
+            raise ConfigError(f"fault id {fault_id!r} is not valid", hint="fault ids are kebab-case, e.g. disk-full")
+        folder = self.dir / fault_id
+        if not (folder / MANIFEST).is_file():
+            raise NotFoundError(f"unknown fault '{fault_id}' (no {folder / MANIFEST})",
+                                hint="known faults: " + (", ".join(self.ids()) or "none"))
+        return load_fault(folder)
+
+    def all(self) -> list[Fault]:
+        return [self.get(i) for i in self.ids()]
+
+    def select(self, *, family: str | None = None, competency: str | None = None, os: str | None = None,
+               difficulty: int | None = None) -> list[Fault]:
+        out = []
+        for f in self.all():
+            if family and family not in f.families:
+                continue
+            if competency and competency not in f.competencies:
+                continue
+            if os and f.os != os:
+                continue
+            if difficulty and f.difficulty != difficulty:
+                continue
+            out.append(f)
+        return out
