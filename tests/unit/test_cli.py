@@ -86,3 +86,47 @@ def test_force_rebuild_refuses_under_running_seats(run, monkeypatch):
     res = run("image", "build", "--force", "workstation")
     assert res.exit_code == 1
     assert "seats desk1 run on image workstation" in res.output
+
+
+# -- fault ---------------------------------------------------------------------------------
+
+def test_fault_list_and_filters(run):
+    res = run("fault", "list")
+    assert res.exit_code == 0 and "disk-full" in res.output
+    res = run("fault", "list", "--family", "T2-DISK", "--json")
+    assert res.exit_code == 0
+    import json
+    assert [f["id"] for f in json.loads(res.output)] == ["disk-full"]
+    res = run("fault", "list", "--competency", "CP99")
+    assert res.exit_code == 0 and "no faults match" in res.output
+
+
+def test_fault_show_has_variants_checks_and_repairs(run):
+    res = run("fault", "show", "disk-full")
+    assert res.exit_code == 0
+    for word in ("runaway-log", "space-for-user", "decoy", "legit"):
+        assert word in res.output
+
+
+def test_fault_show_unknown_is_one_line(run):
+    res = run("fault", "show", "nope")
+    assert res.exit_code == 3 and "unknown fault 'nope'" in res.output and "Traceback" not in res.output
+
+
+def test_fault_test_needs_ids_or_all(run):
+    res = run("fault", "test")
+    assert res.exit_code == 2 and "give fault ids or --all" in res.output
+
+
+def test_fault_new_scaffolds_and_refuses_twice(run, tmp_path, monkeypatch):
+    monkeypatch.setenv("LABCTL_FAULTS_DIR", str(tmp_path / "faults"))
+    (tmp_path / "faults").mkdir()
+    res = run("fault", "new", "printer-offline", "--family", "T1-HW")
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "faults" / "printer-offline" / "fault.yaml").is_file()
+    res = run("fault", "list")
+    assert "printer-offline" in res.output
+    res = run("fault", "new", "printer-offline")
+    assert res.exit_code == 4
+    res = run("fault", "new", "bad", "--family", "T9-NOPE")
+    assert res.exit_code == 2 and "unknown family" in res.output

@@ -1,0 +1,200 @@
+"""``fault test``: prove a recipe on a real seat, variant by variant.
+
+For each variant: healthy checks pass, inject, checks fail, reference fix,
+checks pass; then every declared repair on a freshly broken machine, where a
+legitimate repair must pass and a decoy must fail. Each step ends in one of
+three outcomes, kept apart in output, JSON, JUnit and exit code:
+
+- ``pass``: the recipe behaved;
+- ``fail``: the recipe is wrong (a check that cannot fail, a fix that does not fix,
+  a playbook task that fails);
+- ``error``: the lab could not run it (seat did not answer, agent lost, a check
+  that reached no verdict, a timeout).
+"""
+
+from __future__ import annotations
+
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..errors import LabError
+from .checks import FAIL, PASS, UNKNOWN, CheckReport
+from .engine import FaultEngine, FaultError
+from .manifest import Fault
+
+OUTCOMES = ("pass", "fail", "error")
+Progress = Callable[[str], None]
+
+
+@dataclass
+class StepResult:
+    variant: str
+    step: str
+    outcome: str  # pass | fail | error
+    detail: str
+    duration: float
+    checks: dict | None = None
+
+    def as_dict(self) -> dict:
+        d = {"variant": self.variant, "step": self.step, "outcome": self.outcome, "detail": self.detail,
+             "duration": round(self.duration, 2)}
+        if self.checks is not None:
+            d["checks"] = self.checks
+        return d
+
+
+@dataclass
+class FaultTestReport:
+    fault: str
+    seat: str
+    seed: int
+    steps: list[StepResult] = field(default_factory=list)
+    duration: float = 0.0
+
+    @property
+    def outcome(self) -> str:
+        outcomes = {s.outcome for s in self.steps}
+        if "error" in outcomes:
+            return "error"
+        if "fail" in outcomes:
+            return "fail"
+        return "pass" if self.steps else "error"
+
+    def as_dict(self) -> dict:
+        return {"fault": self.fault, "seat": self.seat, "seed": self.seed, "outcome": self.outcome,
+                "duration": round(self.duration, 2), "steps": [s.as_dict() for s in self.steps]}
+
+
+class _Stop(Exception):
+    """The variant cannot go on (its outcome is already recorded)."""
+
+
+class FaultTester:
+    def __init__(self, engine: FaultEngine, seat: str, *, seed: int = 1, progress: Progress | None = None):
+        self.engine = engine
+        self.seat = seat
+        self.seed = seed
+        self.say = progress or (lambda _m: None)
+
+    def run(self, fault: Fault, variants: list[str] | None = None, repairs: bool = True) -> FaultTestReport:
+        report = FaultTestReport(fault.id, self.seat, self.seed)
+        start = time.monotonic()
+        for v in fault.variants:
+            if variants and v.id not in variants:
+                continue
+            try:
+                self._variant(fault, v.id, report, repairs)
+            except _Stop:
+                pass
+        # Leave the seat pristine for whatever comes next.
+        try:
+            self.engine.seats.reset(self.seat)
+        except LabError as exc:
+            report.steps.append(StepResult("-", "final reset", "error", str(exc), 0.0))
+        report.duration = time.monotonic() - start
+        return report
+
+    # -- steps --------------------------------------------------------------------
+    def _record(self, report: FaultTestReport, variant: str, step: str, outcome: str, detail: str,
+                started: float, checks: CheckReport | None = None) -> StepResult:
+        r = StepResult(variant, step, outcome, detail, time.monotonic() - started,
+                       checks.as_dict() if checks else None)
+        report.steps.append(r)
+        mark = {"pass": "ok", "fail": "FAIL", "error": "ERROR"}[outcome]
+        self.say(f"  {fault_label(report.fault, variant)} {step}: {mark} ({r.duration:.1f} s){': ' + detail if outcome != 'pass' else ''}")
+        if outcome != "pass":
+            raise _Stop()
+        return r
+
+    def _do(self, report: FaultTestReport, variant: str, step: str, fn) -> None:
+        started = time.monotonic()
+        try:
+            fn()
+        except FaultError as exc:
+            self._record(report, variant, step, "fail", exc.message, started)
+        except LabError as exc:
+            self._record(report, variant, step, "error", exc.message, started)
+        else:
+            self._record(report, variant, step, "pass", "", started)
+
+    def _playbook(self, report: FaultTestReport, variant: str, step: str, fn) -> None:
+        started = time.monotonic()
+        try:
+            res = fn()
+        except LabError as exc:
+            self._record(report, variant, step, "error", exc.message, started)
+            return
+        if res.ok:
+            self._record(report, variant, step, "pass", "", started)
+        else:
+            self._record(report, variant, step, "fail", res.summary() + f" (artefacts: {res.artifacts})", started)
+
+    def _expect(self, report: FaultTestReport, variant: str, step: str, want: str) -> None:
+        """Run the checks and compare with what this point of the cycle wants."""
+        started = time.monotonic()
+        try:
+            checks = self.engine.check(self.seat)
+        except LabError as exc:
+            self._record(report, variant, step, "error", exc.message, started)
+            return
+        unknown = [r for r in checks.results if r.status == UNKNOWN]
+        failed = [r for r in checks.results if r.status == FAIL]
+        if unknown and not (want == FAIL and failed):
+            self._record(report, variant, step, "error",
+                         "no verdict from " + ", ".join(f"{r.id} ({r.observed})" for r in unknown), started, checks)
+        elif want == PASS and failed:
+            self._record(report, variant, step, "fail",
+                         "checks should pass but failed: " + ", ".join(f"{r.id} ({r.observed})" for r in failed),
+                         started, checks)
+        elif want == FAIL and not failed:
+            self._record(report, variant, step, "fail", "every check passed: the checks do not see this fault",
+                         started, checks)
+        else:
+            detail = ", ".join(r.id for r in failed) if want == FAIL else ""
+            self._record(report, variant, step, "pass", detail, started, checks)
+
+    def _variant(self, fault: Fault, variant: str, report: FaultTestReport, repairs: bool) -> None:
+        e, seat = self.engine, self.seat
+        self._do(report, variant, "prepare", lambda: e.stage(seat, fault.id, seed=self.seed, variant=variant))
+        self._expect(report, variant, "healthy checks pass", PASS)
+        self._do(report, variant, "inject", lambda: e.break_staged(seat))
+        self._expect(report, variant, "checks fail after inject", FAIL)
+        self._playbook(report, variant, "reference fix", lambda: e.fix(seat))
+        self._expect(report, variant, "checks pass after fix", PASS)
+        if not repairs:
+            return
+        for rep in fault.repairs:
+            if not rep.applies_to(variant):
+                continue
+            kind = "legitimate repair" if rep.expect == "pass" else "decoy"
+            try:
+                self._do(report, variant, f"{kind} {rep.id}: inject",
+                         lambda: e.inject(seat, fault.id, seed=self.seed, variant=variant))
+                self._playbook(report, variant, f"{kind} {rep.id}: apply", lambda: e.repair(seat, rep.id))
+                self._expect(report, variant, f"{kind} {rep.id}: checks {'pass' if rep.expect == 'pass' else 'fail'}",
+                             PASS if rep.expect == "pass" else FAIL)
+            except _Stop:
+                continue
+
+
+def fault_label(fault: str, variant: str) -> str:
+    return f"{fault}/{variant}"
+
+
+def junit_xml(reports: list[FaultTestReport]) -> str:
+    suites = ET.Element("testsuites", name="labctl fault test")
+    for rep in reports:
+        failures = sum(s.outcome == "fail" for s in rep.steps)
+        errors = sum(s.outcome == "error" for s in rep.steps)
+        suite = ET.SubElement(suites, "testsuite", name=rep.fault, tests=str(len(rep.steps)),
+                              failures=str(failures), errors=str(errors), time=f"{rep.duration:.2f}")
+        for s in rep.steps:
+            case = ET.SubElement(suite, "testcase", classname=f"{rep.fault}.{s.variant}", name=s.step,
+                                 time=f"{s.duration:.2f}")
+            if s.outcome == "fail":
+                ET.SubElement(case, "failure", message=s.detail[:500]).text = s.detail
+            elif s.outcome == "error":
+                ET.SubElement(case, "error", message=s.detail[:500]).text = s.detail
+    return ET.tostring(suites, encoding="unicode")

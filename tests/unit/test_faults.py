@@ -1,0 +1,290 @@
+"""The fault framework without a VM: recipes, draws, tickets, check verdicts, reports."""
+
+from __future__ import annotations
+
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import yaml
+
+from labctl.errors import ConfigError, GuestError, NotFoundError
+from labctl.faults import checks
+from labctl.faults.checks import CheckReport, CheckResult, run_check, run_checks
+from labctl.faults.draw import draw, priority, render_ticket
+from labctl.faults.manifest import Catalog, CheckSpec, load_fault
+from labctl.faults.testing import FaultTestReport, StepResult, junit_xml
+from labctl.guest import Channel, CommandResult
+
+ROOT = Path(__file__).resolve().parents[2]
+FAULTS = ROOT / "faults"
+
+
+@pytest.fixture
+def recipe(tmp_path):
+    """A copy of disk-full to break in various ways."""
+    dst = tmp_path / "disk-full"
+    shutil.copytree(FAULTS / "disk-full", dst)
+    return dst
+
+
+def _edit(folder: Path, fn) -> None:
+    path = folder / "fault.yaml"
+    data = yaml.safe_load(path.read_text())
+    fn(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+# -- loading ----------------------------------------------------------------------------
+
+def test_catalogue_lists_recipes_by_folder():
+    cat = Catalog(FAULTS)
+    assert "disk-full" in cat.ids()
+    f = cat.get("disk-full")
+    assert f.families == ("T2-DISK",) and len(f.variants) >= 3
+
+
+def test_unknown_fault_names_the_known_ones():
+    with pytest.raises(NotFoundError) as e:
+        Catalog(FAULTS).get("no-such-fault")
+    assert "disk-full" in e.value.hint
+
+
+def test_bad_yaml_names_the_file(recipe):
+    (recipe / "fault.yaml").write_text("id: disk-full\n  title: [unclosed\n")
+    with pytest.raises(ConfigError) as e:
+        load_fault(recipe)
+    assert str(recipe / "fault.yaml") in e.value.message and "YAML" in e.value.message
+
+
+def test_unknown_field_is_named(recipe):
+    _edit(recipe, lambda d: d.update(colour="blue"))
+    with pytest.raises(ConfigError) as e:
+        load_fault(recipe)
+    assert "fault.yaml" in e.value.message and "colour" in e.value.message
+
+
+def test_unknown_field_in_a_check_names_its_path(recipe):
+    _edit(recipe, lambda d: d["checks"][0]["free_space"].update(minimum=3))
+    with pytest.raises(ConfigError) as e:
+        load_fault(recipe)
+    assert "checks[0].free_space" in e.value.message and "minimum" in e.value.message
+
+
+def test_unknown_family_id_is_refused(recipe):
+    _edit(recipe, lambda d: d.update(families=["T2-DISKS"]))
+    with pytest.raises(ConfigError) as e:
+        load_fault(recipe)
+    assert "families[0]" in e.value.message and "T2-DISKS" in e.value.message
+
+
+def test_missing_playbook_is_refused(recipe):
+    (recipe / "fix.yml").unlink()
+    with pytest.raises(ConfigError) as e:
+        load_fault(recipe)
+    assert "fix.yml" in e.value.message
+
+
+def test_missing_repair_playbook_is_named(recipe):
+    (recipe / "repairs" / "empty-home.yml").unlink()
+    with pytest.raises(ConfigError) as e:
+        load_fault(recipe)
+    assert "repairs[" in e.value.message and "empty-home.yml" in e.value.message
+
+
+def test_check_with_two_kinds_is_refused(recipe):
+    _edit(recipe, lambda d: d["checks"][0].update(service={"unit": "x"}))
+    with pytest.raises(ConfigError) as e:
+        load_fault(recipe)
+    assert "checks[0]" in e.value.message and "exactly one check kind" in e.value.message
+
+
+def test_id_must_match_folder(recipe):
+    _edit(recipe, lambda d: d.update(id="disk-fulll"))
+    with pytest.raises(ConfigError, match="folder name"):
+        load_fault(recipe)
+
+
+def test_check_restricted_to_unknown_variant_is_refused(recipe):
+    _edit(recipe, lambda d: d["checks"][2].update(variants=["nope"]))
+    with pytest.raises(ConfigError, match=r"checks\[2\].variants"):
+        load_fault(recipe)
+
+
+# -- drawing -----------------------------------------------------------------------------
+
+def test_draw_is_reproducible_and_seeds_differ():
+    f = Catalog(FAULTS).get("disk-full")
+    assert draw(f, 5) == draw(f, 5)
+    draws = {(d.variant, d.params["doc_token"]) for d in (draw(f, s) for s in range(40))}
+    assert len({v for v, _ in draws}) == len(f.variants), "every variant comes up over 40 seeds"
+    assert len(draws) > 30, "tokens differ from seed to seed"
+
+
+def test_forced_variant_and_templated_variant_params():
+    f = Catalog(FAULTS).get("disk-full")
+    d = draw(f, 3, "download")
+    assert d.variant == "download"
+    assert d.params["filler_name"] == d.params["download_name"]
+
+
+def test_forced_unknown_variant():
+    f = Catalog(FAULTS).get("disk-full")
+    with pytest.raises(NotFoundError):
+        draw(f, 1, "nope")
+
+
+def test_priority_matrix():
+    assert priority("high", "high") == "P1"
+    assert priority("medium", "high") == priority("high", "medium") == "P2"
+    assert priority("low", "low") == "P5"
+
+
+@pytest.mark.parametrize("fault_id", Catalog(FAULTS).ids())
+def test_tickets_render_in_both_languages_without_the_cause(fault_id):
+    f = Catalog(FAULTS).get(fault_id)
+    for v in f.variants:
+        d = draw(f, 11, v.id)
+        for lang in ("en", "fr"):
+            t = render_ticket(f, d, lang, seat="desk9")
+            assert t.body.strip() and t.subject
+            assert fault_id not in t.body
+            # Drawn values that name the culprit (file names, units) are not in the user's words.
+            for key in ("filler_name",):
+                if key in d.params:
+                    assert str(d.params[key]) not in t.body
+
+
+def test_unknown_ticket_language():
+    f = Catalog(FAULTS).get("disk-full")
+    with pytest.raises(ConfigError):
+        render_ticket(f, draw(f, 1), "de")
+
+
+# -- check verdicts ------------------------------------------------------------------------
+
+class FakeChannel(Channel):
+    """Answers scripts from a table; raises GuestError when told the guest is gone."""
+
+    def __init__(self, answers=None, gone=False):
+        self.answers = answers or {}
+        self.gone = gone
+        self.name = "fake"
+
+    def run(self, argv, *, input=None, timeout=60.0, user=None):
+        if self.gone:
+            raise GuestError("guest agent did not answer")
+        script = argv[-1]
+        for needle, (rc, out) in self.answers.items():
+            if needle in script:
+                return CommandResult(tuple(argv), rc, out, "", 0.01, "fake")
+        return CommandResult(tuple(argv), 0, "", "", 0.01, "fake")
+
+
+def _spec(kind, **spec):
+    return CheckSpec("c", "functional", "t", kind, spec)
+
+
+def test_file_check_reports_observed_and_expected():
+    chan = FakeChannel({"stat": (0, "exists=1\nowner=root\ngroup=root\nmode=644\ntype=regular file\nsha256=ab\n")})
+    r = run_check(chan, _spec("file", path="/x"), {"path": "/x", "owner": "alex", "mode": "0644"})
+    assert r.status == "fail"
+    assert "owner=root" in r.observed and "owner=alex" in r.expected
+
+
+def test_file_mode_not():
+    chan = FakeChannel({"stat": (0, "exists=1\nowner=root\ngroup=root\nmode=777\ntype=directory\n")})
+    assert run_check(chan, _spec("file"), {"path": "/srv", "mode_not": "0002"}).status == "fail"
+    chan = FakeChannel({"stat": (0, "exists=1\nowner=root\ngroup=root\nmode=2770\ntype=directory\n")})
+    assert run_check(chan, _spec("file"), {"path": "/srv", "mode_not": "0007"}).status == "pass"
+
+
+def test_free_space_and_garbled_answer_is_unknown():
+    chan = FakeChannel({"df -Pm": (0, "avail=12\n")})
+    r = run_check(chan, _spec("free_space"), {"path": "/home", "min_mib": 500})
+    assert r.status == "fail" and "12 MiB" in r.observed
+    chan = FakeChannel({"df -Pm": (1, "")})
+    assert run_check(chan, _spec("free_space"), {"path": "/home", "min_mib": 500}).status == "unknown"
+
+
+def test_lost_guest_gives_unknown_never_pass():
+    f = Catalog(FAULTS).get("disk-full")
+    report = run_checks(FakeChannel(gone=True), f, draw(f, 1, "trash"), snapshot={})
+    assert {r.status for r in report.results} == {"unknown"}
+    assert report.status == "unknown"
+
+
+def test_url_check():
+    chan = FakeChannel({"curl": (0, "<h1>Timesheet v2</h1>\n@@code=200\n@@rc=0\n")})
+    assert run_check(chan, _spec("url"), {"url": "http://x", "contains": "v2"}).status == "pass"
+    assert run_check(chan, _spec("url"), {"url": "http://x", "contains": "v3"}).status == "fail"
+    chan = FakeChannel({"curl": (0, "curl: (7) Failed to connect\n@@code=000\n@@rc=7\n")})
+    r = run_check(chan, _spec("url"), {"url": "http://x"})
+    assert r.status == "fail" and "rc=7" in r.observed
+
+
+def test_sudo_check_catches_too_much():
+    chan = FakeChannel({"sudo": (0, "may0=0\nmaynot0=0\n")})
+    r = run_check(chan, _spec("sudo"), {"user": "alex", "may": ["/usr/bin/systemctl restart x"],
+                                        "may_not": ["/bin/bash"]})
+    assert r.status == "fail" and "granted too much: /bin/bash" in r.observed
+
+
+def test_groups_check():
+    chan = FakeChannel({"id -nG": (0, "groups=alex users sudo\n")})
+    r = run_check(chan, _spec("groups"), {"user": "alex", "lacks": ["sudo"]})
+    assert r.status == "fail" and "sudo" in r.observed
+
+
+def test_protected_data_compares_with_snapshot():
+    listing = ("M\t/home/alex/Documents/a.txt\talex\talex\t640\n"
+               "S 1111  /home/alex/Documents/a.txt\nEND\n")
+    snap = checks.parse_snapshot(listing)
+    spec = {"paths": ["/home/alex/Documents"], "snapshot": snap}
+    same = FakeChannel({"find": (0, listing)})
+    assert run_check(same, _spec("protected"), spec).status == "pass"
+    changed = FakeChannel({"find": (0, listing.replace("alex\talex\t640", "root\troot\t640"))})
+    r = run_check(changed, _spec("protected"), spec)
+    assert r.status == "fail" and "owner" in r.observed
+    gone = FakeChannel({"find": (0, "END\n")})
+    r = run_check(gone, _spec("protected"), spec)
+    assert r.status == "fail" and "1 missing" in r.observed
+    no_snapshot = run_check(same, _spec("protected"), {"paths": ["/x"], "snapshot": None})
+    assert no_snapshot.status == "unknown"
+
+
+def test_cut_short_listing_is_unknown():
+    spec = {"paths": ["/d"], "snapshot": {}}
+    assert run_check(FakeChannel({"find": (0, "M\t/d/a\talex\talex\t600\n")}), _spec("protected"),
+                     spec).status == "unknown"
+
+
+def test_report_status():
+    mk = lambda s: CheckResult("x", "functional", "t", s, "", "")  # noqa: E731
+    assert CheckReport("f", "v", (mk("pass"), mk("pass"))).status == "pass"
+    assert CheckReport("f", "v", (mk("pass"), mk("unknown"))).status == "unknown"
+    assert CheckReport("f", "v", (mk("fail"), mk("unknown"))).status == "fail"
+    assert CheckReport("f", "v", ()).status == "unknown"
+
+
+def test_baseline_is_in_every_fault_and_all_security():
+    base = checks.baseline_checks()
+    assert base and all(c.group == "security" for c in base)
+    f = Catalog(FAULTS).get("disk-full")
+    ids = {c.id for c, _ in checks.checks_for(f, draw(f, 1))}
+    assert {c.id for c in base} <= ids
+
+
+# -- test reports ----------------------------------------------------------------------------
+
+def test_fault_test_outcome_and_junit():
+    rep = FaultTestReport("disk-full", "s", 1, [StepResult("trash", "inject", "pass", "", 1.0),
+                                                 StepResult("trash", "checks fail", "fail", "every check passed", 1.0)])
+    assert rep.outcome == "fail"
+    rep2 = FaultTestReport("x", "s", 1, [StepResult("v", "prepare", "error", "agent lost", 1.0)])
+    assert rep2.outcome == "error"
+    assert FaultTestReport("y", "s", 1, []).outcome == "error", "a test that ran nothing is not a pass"
+    root = ET.fromstring(junit_xml([rep, rep2]))
+    suites = root.findall("testsuite")
+    assert suites[0].get("failures") == "1" and suites[1].get("errors") == "1"
