@@ -11,8 +11,10 @@ seat's folder (root only) and in each run's artefacts.
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
 import os
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,11 +51,52 @@ class SeatFault:
         return dataclasses.asdict(self)
 
 
+class SeatBusyError(LabError):
+    """Another labctl process is injecting, fixing or testing on this seat."""
+
+    exit_code = 9
+
+
+_held = threading.local()
+
+
+@contextmanager
+def seat_lock(folder: Path, seat: str) -> Iterator[None]:
+    """One labctl at a time changes a seat (re-entrant within a thread)."""
+    held = getattr(_held, "seats", None)
+    if held is None:
+        held = _held.seats = set()
+    if seat in held:
+        yield
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / ".busy", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SeatBusyError(f"seat '{seat}' is busy: another labctl is injecting, fixing or testing on it",
+                                hint="wait for it to finish (or stop it), then try again") from None
+        held.add(seat)
+        try:
+            yield
+        finally:
+            held.discard(seat)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
 class FaultEngine:
     def __init__(self, cfg: Config, seats: SeatManager | None = None, catalog: Catalog | None = None):
         self.cfg = cfg
         self.seats = seats or SeatManager(cfg)
         self.catalog = catalog or Catalog(cfg.faults_dir)
+
+    def lock(self, seat: str):
+        """Hold a seat for a sequence of changes (inject, fix, a whole fault test)."""
+        self.seats.info(seat)  # a clear NotFoundError before any lock file is made
+        return seat_lock(self.seats.folder(seat), seat)
 
     # -- state ----------------------------------------------------------------
     def current(self, seat: str) -> SeatFault | None:
@@ -94,6 +137,10 @@ class FaultEngine:
         playbook = playbook or fault.playbook(step)
         if playbook is None:
             return None
+        with self.lock(seat):
+            return self._run_step(seat, fault, d, step, playbook)
+
+    def _run_step(self, seat: str, fault: Fault, d: Draw, step: str, playbook: Path) -> PlaybookResult:
         info = self.seats.info(seat)
         if info.status != "running":
             raise GuestError(f"seat '{seat}' is {info.status}", hint=f"start it: labctl seat start {seat}")
@@ -121,8 +168,9 @@ class FaultEngine:
     def inject(self, seat: str, fault_id: str, *, seed: int | None = None, variant: str | None = None,
                progress: Progress | None = None) -> tuple[Draw, list[PlaybookResult]]:
         """Prepare and break a seat. All or nothing: on failure the seat is reset to pristine."""
-        d, results = self.stage(seat, fault_id, seed=seed, variant=variant, progress=progress)
-        results.append(self.break_staged(seat, progress=progress))
+        with self.lock(seat):
+            d, results = self.stage(seat, fault_id, seed=seed, variant=variant, progress=progress)
+            results.append(self.break_staged(seat, progress=progress))
         return d, [r for r in results if r is not None]
 
     def stage(self, seat: str, fault_id: str, *, seed: int | None = None, variant: str | None = None,
@@ -131,11 +179,15 @@ class FaultEngine:
         say = progress or (lambda _m: None)
         fault = self.catalog.get(fault_id)
         d = draw(fault, new_seed() if seed is None else seed, variant)
-        cur = self.current(seat)
-        if cur is not None:
-            say(f"seat {seat}: carries {cur.fault} ({cur.state}); resetting to pristine first")
-            self.seats.reset(seat)
-        self._record(seat, d, "injecting")
+        with self.lock(seat):
+            cur = self.current(seat)
+            if cur is not None:
+                say(f"seat {seat}: carries {cur.fault} ({cur.state}); resetting to pristine first")
+                self.seats.reset(seat)
+            self._record(seat, d, "injecting")
+            return self._prepare(seat, fault, d, say)
+
+    def _prepare(self, seat: str, fault: Fault, d: Draw, say: Progress) -> tuple[Draw, list[PlaybookResult]]:
         with self._rollback(seat, say):
             say(f"seat {seat}: {fault.id} ({d.variant}): prepare")
             res = self._step_ok(seat, fault, d, "prepare")
@@ -146,12 +198,13 @@ class FaultEngine:
     def break_staged(self, seat: str, *, progress: Progress | None = None) -> PlaybookResult:
         """Run the recipe's inject step on a staged seat."""
         say = progress or (lambda _m: None)
-        fault, d = self.current_draw(seat)
-        self._record(seat, d, "injecting")
-        with self._rollback(seat, say):
-            say(f"seat {seat}: {fault.id} ({d.variant}): inject")
-            res = self._step_ok(seat, fault, d, "inject")
-            self._record(seat, d, "injected")
+        with self.lock(seat):
+            fault, d = self.current_draw(seat)
+            self._record(seat, d, "injecting")
+            with self._rollback(seat, say):
+                say(f"seat {seat}: {fault.id} ({d.variant}): inject")
+                res = self._step_ok(seat, fault, d, "inject")
+                self._record(seat, d, "injected")
         assert res is not None
         return res
 

@@ -79,6 +79,10 @@ class FaultTester:
         self.say = progress or (lambda _m: None)
 
     def run(self, fault: Fault, variants: list[str] | None = None, repairs: bool = True) -> FaultTestReport:
+        with self.engine.lock(self.seat):
+            return self._run(fault, variants, repairs)
+
+    def _run(self, fault: Fault, variants: list[str] | None, repairs: bool) -> FaultTestReport:
         report = FaultTestReport(fault.id, self.seat, self.seed)
         start = time.monotonic()
         for v in fault.variants:

@@ -288,3 +288,19 @@ def test_fault_test_outcome_and_junit():
     root = ET.fromstring(junit_xml([rep, rep2]))
     suites = root.findall("testsuite")
     assert suites[0].get("failures") == "1" and suites[1].get("errors") == "1"
+
+
+def test_a_seat_is_changed_by_one_labctl_at_a_time(tmp_path):
+    import subprocess
+    import sys
+
+    from labctl.faults.engine import seat_lock
+
+    other = ("from pathlib import Path\nfrom labctl.faults.engine import seat_lock\n"
+             f"with seat_lock(Path({str(tmp_path)!r}), 'desk1'): pass\n")
+    with seat_lock(tmp_path, "desk1"):
+        with seat_lock(tmp_path, "desk1"):  # re-entrant in the same thread
+            pass
+        proc = subprocess.run([sys.executable, "-c", other], capture_output=True, text=True)
+        assert proc.returncode != 0 and "seat 'desk1' is busy" in proc.stderr
+    assert subprocess.run([sys.executable, "-c", other]).returncode == 0
