@@ -506,6 +506,9 @@ class SeatManager:
         hostname = f"ws-{seat}"
         identity = (
             "systemd-id128 new > /etc/machine-id.new && mv /etc/machine-id.new /etc/machine-id; "
+            # journald files its logs under the machine id it started with; without a
+            # restart `journalctl` on the seat shows nothing at all.
+            "systemctl restart systemd-journald; "
             "rm -f /etc/ssh/ssh_host_*; ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key; "
             "systemctl reload ssh; "
         ) if new_identity else ""
@@ -539,6 +542,51 @@ class SeatManager:
             self._sync_clock(dom)
             wait_for_ssh(self._ssh_host(), self._record(dom).ports["ssh"], timeout=60)
         return self.info(seat)
+
+    def reboot(self, seat: str, *, timeout: float | None = None) -> float:
+        """Restart the guest the way a user would, and wait until it answers again; returns seconds.
+
+        Through the guest agent (systemctl reboot) when it answers, else an ACPI
+        reboot request; done when the guest's boot id has changed.
+        """
+        started = time.monotonic()
+        dom = self._domain(seat)
+        agent = self.backend.agent(dom)
+        old = agent.read_file("/proc/sys/kernel/random/boot_id", timeout=10) if agent.ping() else None
+        try:
+            if old is None:
+                raise GuestError("no agent")
+            agent.run(["/bin/systemctl", "--no-block", "reboot"], timeout=10)
+        except GuestError:
+            self.backend.reboot(dom)
+        deadline = started + (timeout or self.cfg.boot_timeout)
+        while time.monotonic() < deadline:
+            time.sleep(1)
+            if not dom.isActive():
+                raise GuestError(f"seat {seat} powered off instead of rebooting",
+                                 hint=f"see its console log: {self.folder(seat) / 'console.log'}")
+            if agent.ping(timeout=2):
+                try:
+                    new = agent.read_file("/proc/sys/kernel/random/boot_id", timeout=10)
+                except GuestError:
+                    continue
+                if new and new != old:
+                    self._sync_clock(dom)
+                    wait_for_ssh(self._ssh_host(), self._record(dom).ports["ssh"], timeout=60)
+                    return time.monotonic() - started
+        raise GuestError(f"seat {seat} did not come back within {timeout or self.cfg.boot_timeout:.0f} s of a reboot",
+                         hint=f"see its console log: {self.folder(seat) / 'console.log'}")
+
+    def root_ssh(self, seat: str):
+        """SSH as the technician account with sudo: the checks' route when the guest agent is gone."""
+        from .guest.ssh import SudoSshChannel
+
+        info = self.info(seat)
+        creds = info.credentials
+        host = "127.0.0.1" if info.record.listen in ("0.0.0.0", "::") else info.record.listen
+        return SudoSshChannel(host=host, port=info.record.ports["ssh"], user=SUPPORT_USER,
+                              key=info.folder / "id_ed25519", known_hosts=info.folder / "known_hosts",
+                              password=creds.support_password if creds else "")
 
     def stop(self, seat: str, *, force: bool = False, timeout: float = 60.0) -> SeatInfo:
         dom = self._domain(seat)

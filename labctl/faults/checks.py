@@ -469,6 +469,13 @@ def run_checks(chan: Channel, fault: Fault, d: Draw, snapshot: dict | None = Non
     return CheckReport(fault.id, d.variant, results, time.monotonic() - start, routes=(chan.name,))
 
 
+def unreachable_report(fault: Fault, d: Draw, why: str) -> CheckReport:
+    """Every check ``unknown``: no road to the guest. Never a pass."""
+    results = tuple(CheckResult(c.id, c.group, c.title, UNKNOWN, f"no verdict: {why}", "", route="none")
+                    for c, _ in checks_for(fault, d))
+    return CheckReport(fault.id, d.variant, results, 0.0, routes=(f"none ({why})",))
+
+
 def describe_kind_fields() -> dict[str, Any]:
     """For docs and `fault new`: the kinds and their fields."""
     from .manifest import schema

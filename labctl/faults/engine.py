@@ -24,7 +24,8 @@ from typing import Callable, Iterator
 from ..config import Config
 from ..errors import ConfigError, GuestError, LabError
 from ..seats import SeatManager, domain_name
-from .checks import CheckReport, protected_paths, run_checks, take_snapshot
+from ..guest import Channel
+from .checks import CheckReport, protected_paths, run_checks, take_snapshot, unreachable_report
 from .draw import Draw, context, draw, new_seed, render_ticket
 from .manifest import Catalog, Fault, RepairSpec
 from .playbook import CLEANUP_SCRIPT, PlaybookResult, run_playbook
@@ -247,9 +248,35 @@ class FaultEngine:
         except (OSError, ValueError):
             return None
 
+    def route(self, seat: str) -> tuple[Channel | None, str]:
+        """How checks reach the guest: the agent if it answers, else SSH with sudo; None if neither.
+
+        The trainee can stop the agent or break the network; checks then take the
+        other road, and say which one they took. With no road, no verdict.
+        """
+        agent = self.seats.agent(seat)
+        if agent.ping(timeout=3):
+            return agent, ""
+        why = "guest agent does not answer"
+        try:
+            ssh = self.seats.root_ssh(seat)
+            probe = ssh.run(["/bin/true"], timeout=30)
+            if probe.ok:
+                return ssh, why
+            why += f"; ssh with sudo failed (rc={probe.rc}: {probe.stderr.strip()[:120]})"
+        except LabError as exc:
+            why += f"; {exc.message}"
+        return None, why
+
     def check(self, seat: str) -> CheckReport:
         fault, d = self.current_draw(seat)
-        report = run_checks(self.seats.agent(seat), fault, d, self.snapshot(seat))
+        chan, why = self.route(seat)
+        if chan is None:
+            report = unreachable_report(fault, d, why)
+        else:
+            report = run_checks(chan, fault, d, self.snapshot(seat))
+            if why:
+                report = dataclasses.replace(report, routes=(f"{chan.name} ({why})",))
         run_dir = self.run_dir(seat, fault.id, "check")
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "check.json").write_text(json.dumps({**report.as_dict(), "seat": seat, "seed": d.seed}, indent=2))

@@ -45,6 +45,7 @@ class VariantSpec:
     id: str
     summary: str
     params: dict[str, Any] = field(default_factory=dict)
+    survives_reboot: bool = True
 
 
 @dataclass(frozen=True)
@@ -232,7 +233,8 @@ def load_fault(folder: Path) -> Fault:
         if v["id"] in variant_ids:
             raise ConfigError(f"{file}: field 'variants[{i}].id': {v['id']!r} is given twice")
         variant_ids.add(v["id"])
-        variants.append(VariantSpec(v["id"], v["summary"], dict(v.get("params") or {})))
+        variants.append(VariantSpec(v["id"], v["summary"], dict(v.get("params") or {}),
+                                    survives_reboot=v.get("survives_reboot", data.get("survives_reboot", True))))
 
     check_ids: set[str] = set()
     checks = []

@@ -72,10 +72,13 @@ class _Stop(Exception):
 
 
 class FaultTester:
-    def __init__(self, engine: FaultEngine, seat: str, *, seed: int = 1, progress: Progress | None = None):
+    def __init__(self, engine: FaultEngine, seat: str, *, seed: int = 1, progress: Progress | None = None,
+                 reboots: bool = True, residue: bool = True):
         self.engine = engine
+        self.residue = residue
         self.seat = seat
         self.seed = seed
+        self.reboots = reboots
         self.say = progress or (lambda _m: None)
 
     def run(self, fault: Fault, variants: list[str] | None = None, repairs: bool = True) -> FaultTestReport:
@@ -159,14 +162,71 @@ class FaultTester:
             detail = ", ".join(r.id for r in failed) if want == FAIL else ""
             self._record(report, variant, step, "pass", detail, started, checks)
 
+    def _expect_same(self, report: FaultTestReport, variant: str, step: str, failing: set[str]) -> None:
+        """The checks fail exactly as they did: a second injection changed nothing."""
+        started = time.monotonic()
+        try:
+            checks = self.engine.check(self.seat)
+        except LabError as exc:
+            self._record(report, variant, step, "error", exc.message, started)
+            return
+        unknown = [r.id for r in checks.results if r.status == UNKNOWN]
+        now = {r.id for r in checks.results if r.status == FAIL}
+        if unknown:
+            self._record(report, variant, step, "error", "no verdict from " + ", ".join(unknown), started, checks)
+        elif now != failing:
+            self._record(report, variant, step, "fail", f"failing checks were {sorted(failing)}, now {sorted(now)}",
+                         started, checks)
+        else:
+            self._record(report, variant, step, "pass", "", started, checks)
+
+    def _failing(self, report: FaultTestReport) -> set[str]:
+        last = report.steps[-1].checks or {}
+        return {r["id"] for r in last.get("results", []) if r["status"] == FAIL}
+
+    def _residue(self, report: FaultTestReport, fault: Fault, variant: str, since: int) -> None:
+        from . import residue
+
+        started = time.monotonic()
+        try:
+            _, d = self.engine.current_draw(self.seat)
+            found = residue.scan(self.engine.seats.agent(self.seat), fault, d, since)
+        except LabError as exc:
+            self._record(report, variant, "no residue", "error", exc.message, started)
+            return
+        if found:
+            self._record(report, variant, "no residue", "fail",
+                         f"{len(found)} finding(s): " + "; ".join(str(f) for f in found[:4]), started)
+        else:
+            self._record(report, variant, "no residue", "pass", "", started)
+
     def _variant(self, fault: Fault, variant: str, report: FaultTestReport, repairs: bool) -> None:
         e, seat = self.engine, self.seat
+        spec = fault.variant(variant)
+        since = int(time.time()) - 2
         self._do(report, variant, "prepare", lambda: e.stage(seat, fault.id, seed=self.seed, variant=variant))
         self._expect(report, variant, "healthy checks pass", PASS)
         self._do(report, variant, "inject", lambda: e.break_staged(seat))
         self._expect(report, variant, "checks fail after inject", FAIL)
+        failing = self._failing(report)
+        self._do(report, variant, "inject again", lambda: e.break_staged(seat))
+        self._expect_same(report, variant, "second inject leaves the same fault", failing)
+        if self.residue:
+            self._residue(report, fault, variant, since)
+        if self.reboots:
+            self._do(report, variant, "reboot the broken machine", lambda: e.seats.reboot(seat))
+            if spec.survives_reboot:
+                self._expect_same(report, variant, "fault survives a reboot", failing)
+            else:
+                self._expect(report, variant, "fault gone after a reboot (declared)", PASS)
+                self._do(report, variant, "inject after the reboot", lambda: e.break_staged(seat))
         self._playbook(report, variant, "reference fix", lambda: e.fix(seat))
         self._expect(report, variant, "checks pass after fix", PASS)
+        self._playbook(report, variant, "fix again", lambda: e.fix(seat))
+        self._expect(report, variant, "checks pass after a second fix", PASS)
+        if self.reboots:
+            self._do(report, variant, "reboot the repaired machine", lambda: e.seats.reboot(seat))
+            self._expect(report, variant, "still healthy after a reboot", PASS)
         if not repairs:
             return
         for rep in fault.repairs:

@@ -123,6 +123,14 @@ class LibvirtBackend:
             time.sleep(0.5)
         self.poweroff(dom)
 
+    def reboot(self, dom) -> None:
+        """Ask the guest to restart through ACPI (no agent needed)."""
+        libvirt = _libvirt()
+        try:
+            dom.reboot(libvirt.VIR_DOMAIN_REBOOT_ACPI_POWER_BTN)
+        except libvirt.libvirtError as exc:
+            raise HostError(f"cannot reboot {dom.name()}: {exc.get_error_message()}") from None
+
     def poweroff(self, dom) -> None:
         libvirt = _libvirt()
         try:
