@@ -1,0 +1,95 @@
+"""fault test cannot be fooled: fixture recipes made to misbehave are caught, and the lab's
+own failures are told apart from a recipe's (tests/data/faults/)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from labctl.faults.manifest import Catalog
+from labctl.faults.testing import FaultTester
+
+FIXTURES = Path(__file__).resolve().parents[1] / "data" / "faults"
+
+pytestmark = pytest.mark.vm
+
+
+@pytest.fixture(scope="module")
+def engine(lab_cfg, seat_manager):
+    from labctl.faults.engine import FaultEngine
+
+    return FaultEngine(lab_cfg, seat_manager, Catalog(FIXTURES))
+
+
+def _step(report, name):
+    return next(s for s in report.steps if s.step == name)
+
+
+def test_an_honest_recipe_passes(engine, vm_seat):
+    """The control: without it, the catches below could be the framework failing everything."""
+    rep = FaultTester(engine, vm_seat, reboots=False).run(engine.catalog.get("honest-recipe"), ["one"])
+    assert rep.outcome == "pass", [(s.step, s.detail) for s in rep.steps if s.outcome != "pass"]
+
+
+def test_residue_scan_catches_a_leaky_recipe(engine, vm_seat):
+    rep = FaultTester(engine, vm_seat, reboots=False).run(engine.catalog.get("leaky-recipe"), ["one"])
+    step = _step(rep, "no residue")
+    assert step.outcome == "fail" and "/etc/lab-note.conf" in step.detail
+    assert rep.outcome == "fail"
+
+
+def test_a_fault_that_vanishes_on_reboot_is_caught(engine, vm_seat):
+    rep = FaultTester(engine, vm_seat).run(engine.catalog.get("vanishing-fault"), ["one"], repairs=False)
+    step = _step(rep, "fault survives a reboot")
+    assert step.outcome == "fail" and "marker-absent" in step.detail
+    assert rep.outcome == "fail"
+
+
+def test_a_failed_injection_leaves_the_seat_pristine(engine, vm_seat):
+    from labctl.faults.engine import FaultError
+
+    with pytest.raises(FaultError) as e:
+        engine.inject(vm_seat, "failing-inject", seed=1)
+    assert "the recipe fails halfway" in e.value.message
+    assert engine.current(vm_seat) is None
+    assert engine.seats.info(vm_seat).record.fault == ""
+    res = engine.seats.agent(vm_seat).run(["test", "-e", "/etc/lab-marker"])
+    assert res.rc == 1, "the half-made change was rolled back with the reset"
+    rep = FaultTester(engine, vm_seat, reboots=False).run(engine.catalog.get("failing-inject"), ["one"])
+    assert _step(rep, "inject").outcome == "fail", "a broken recipe is a recipe failure, not a lab error"
+
+
+def test_checks_reach_a_verdict_with_the_guest_agent_stopped(engine, vm_seat):
+    engine.inject(vm_seat, "honest-recipe", seed=1)
+    before = engine.check(vm_seat)
+    assert before.status == "fail" and before.routes == ("agent",)
+    engine.seats.agent(vm_seat).sh("systemctl --no-block stop qemu-guest-agent", timeout=10)
+    time.sleep(2)
+    after = engine.check(vm_seat)
+    assert after.routes[0].startswith("ssh")
+    assert [(r.id, r.status) for r in after.results] == [(r.id, r.status) for r in before.results]
+    assert {r.route for r in after.results} == {"ssh"}
+    engine.seats.reset(vm_seat)
+
+
+def test_no_route_at_all_is_unknown_never_pass(engine, vm_seat):
+    engine.inject(vm_seat, "honest-recipe", seed=1)
+    engine.seats.agent(vm_seat).sh("systemctl --no-block stop qemu-guest-agent ssh", timeout=10)
+    time.sleep(2)
+    report = engine.check(vm_seat)
+    assert report.status == "unknown" and {r.status for r in report.results} == {"unknown"}
+    engine.seats.reset(vm_seat)
+
+
+def test_a_seat_that_is_down_is_an_infrastructure_error(engine, vm_seat):
+    engine.seats.stop(vm_seat, force=True)
+    try:
+        rep = FaultTester(engine, vm_seat, reboots=False).run(engine.catalog.get("honest-recipe"), ["one"])
+        assert rep.outcome == "error"
+        first_problem = next(s for s in rep.steps if s.outcome != "pass")
+        assert first_problem.outcome == "error", "a seat that is down is not the recipe's fault"
+    finally:
+        engine.seats.start(vm_seat)
+        engine.seats.reset(vm_seat)
