@@ -42,6 +42,7 @@ class Config:
     warm_start: bool = True
     images_dir: Path = field(default_factory=lambda: _project_root() / "images")
     faults_dir: Path = field(default_factory=lambda: _project_root() / "faults")
+    scenarios_dir: Path = field(default_factory=lambda: _project_root() / "scenarios")
     source: str = "defaults"
 
     @property
@@ -58,7 +59,7 @@ class Config:
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Config) if f.name != "source"}
-_PATH_FIELDS = {"state_dir", "cache_dir", "images_dir", "faults_dir"}
+_PATH_FIELDS = {"state_dir", "cache_dir", "images_dir", "faults_dir", "scenarios_dir"}
 _INT_FIELDS = {"port_min", "port_max", "seat_memory_mib", "seat_vcpus"}
 _FLOAT_FIELDS = {"boot_timeout"}
 _BOOL_FIELDS = {"warm_start"}

@@ -572,6 +572,9 @@ class SeatManager:
                     continue
                 if new and new != old:
                     self._sync_clock(dom)
+                    # Services the user relies on are up only once the boot is over.
+                    agent.run(["/bin/systemctl", "is-system-running", "--wait"],
+                              timeout=max(30.0, deadline - time.monotonic()))
                     wait_for_ssh(self._ssh_host(), self._record(dom).ports["ssh"], timeout=60)
                     return time.monotonic() - started
         raise GuestError(f"seat {seat} did not come back within {timeout or self.cfg.boot_timeout:.0f} s of a reboot",

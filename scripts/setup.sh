@@ -26,10 +26,30 @@ for seat in "${SEATS[@]}"; do
     fi
 done
 
+# One fault per seat, taken in turn from the catalogue; a seat that already
+# carries one keeps it.
+mapfile -t FAULTS < <(labctl fault list --json | "$LABCTL_VENV/bin/python" -c \
+    'import json,sys; print("\n".join(f["id"] for f in json.load(sys.stdin) if f["os"] == "linux"))')
+i=0
+for seat in "${SEATS[@]}"; do
+    current=$(labctl seat info --json --no-secrets "$seat" | "$LABCTL_VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["fault"])')
+    if [ -n "$current" ]; then
+        log "seat $seat already carries a fault"
+    else
+        fault=${FAULTS[$((i % ${#FAULTS[@]}))]}
+        log "injecting $fault into $seat"
+        labctl fault inject "$seat" "$fault" >/dev/null
+    fi
+    i=$((i + 1))
+done
+
 log "the classroom"
 labctl seat list
 echo
 for seat in "${SEATS[@]}"; do
     labctl seat info "$seat"
+    echo "  ticket      :"
+    labctl fault ticket "$seat" | sed 's/^/    /'
     echo
 done
+echo "Instructor: labctl fault check SEAT shows where a repair stands; labctl seat reset SEAT starts over."
