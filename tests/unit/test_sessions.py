@@ -1,0 +1,393 @@
+"""Sessions logic (fake seats and engine), grading, the database, reports and the CLI's error paths."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import multiprocessing
+import sqlite3
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from labctl.cli.main import cli
+from labctl.errors import AlreadyExistsError, ConfigError, NotFoundError
+from labctl.sessions import SessionError
+from labctl.sessions.db import LATEST, Database
+from labctl.sessions.grading import FAIL, NOT_JUDGED, PASS, PENDING, GradeInput, grade
+from labctl.sessions.report import to_csv, to_html, to_json, write_report
+
+from tests.unit.session_fakes import make_sessions
+
+SCENARIO = """\
+title: Test class
+mode: {mode}
+language: en
+time_limit_min: 60
+pool: {{faults: [disk-full, licence-expired]}}
+sla: {{P1: 15, P2: 30, P3: 45, P4: 60, P5: 120}}
+"""
+
+
+@pytest.fixture
+def lab(tmp_path):
+    (tmp_path / "scenarios").mkdir()
+    (tmp_path / "scenarios" / "t.yaml").write_text(SCENARIO.format(mode="remote"))
+    (tmp_path / "scenarios" / "ph.yaml").write_text(SCENARIO.format(mode="phone"))
+    (tmp_path / "class.csv").write_text("name,email\nAnn Lee,ann@x.org\nBob Roy,\nChloé Dia,\n")
+    lib, seats, engine = make_sessions(tmp_path)
+    return lib, seats, engine, tmp_path
+
+
+def made(lab, name="c1", scenario="t", seed=7):
+    lib, seats, engine, tmp = lab
+    res = lib.create(name, tmp / "class.csv", scenario, seed=seed, parallel=3)
+    assert res.complete, res.errors
+    by_fault = {}
+    for st in res.seats:
+        by_fault.setdefault(st.fault, []).append(st.seat)
+    return res, by_fault
+
+
+# -- creation ----------------------------------------------------------------------------
+def test_create_makes_seats_faults_tickets_and_codes(lab):
+    lib, seats, engine, tmp = lab
+    res, by_fault = made(lab)
+    assert [s.seat for s in res.seats] == ["c1-01", "c1-02", "c1-03"]
+    assert {s.progress for s in res.seats} == {"ticket-issued"}
+    assert len({(s.fault, s.variant) for s in res.seats}) == 3
+    assert res.session.state == "open" and res.session.started
+    assert set(res.codes) == {"Ann Lee", "Bob Roy", "Chloé Dia"}
+    code = res.codes["Bob Roy"]
+    trainee, seat = lib.verify_code("c1", code.upper())
+    assert trainee.name == "Bob Roy" and seat == "c1-02"
+    assert lib.verify_code("c1", "aaaa-bbbb-cccc") is None
+    with sqlite3.connect(tmp / "state" / "sessions.db") as conn:
+        hashes = [r[0] for r in conn.execute("SELECT code_hash FROM trainees")]
+    assert all(h.startswith("scrypt$") and code not in h for h in hashes)
+    view = lib.ticket("c1", "Bob Roy")
+    assert view.ticket.priority == "P2" and view.due is not None
+    assert view.due - datetime.fromisoformat(view.ticket.opened) == timedelta(minutes=30)
+    assert view.ticket.asset["host"] == "ws-c1-02" and view.ticket.asset["image"] == "workstation"
+    assert [e.kind for e in view.events] == ["opened"]
+    # remote mode hands out access; a new set of codes invalidates the old one
+    assert lib.access("c1", "1")["vnc"] == "127.0.0.1:5901"
+    new = lib.issue_codes("c1", "Bob Roy")
+    assert lib.verify_code("c1", code) is None and lib.verify_code("c1", new["Bob Roy"])[1] == "c1-02"
+
+
+def test_phone_mode_gives_no_access(lab):
+    lib, seats, engine, tmp = lab
+    res, _ = made(lab, "ph1", "ph")
+    acc = res.access["ph1-01"]
+    assert acc["mode"] == "phone" and "vnc" not in acc and "account" not in acc and "vnc_password" not in acc
+    assert lib.ticket("ph1", "1").mode == "phone"
+
+
+def test_interrupted_creation_converges_without_losing_work(lab):
+    lib, seats, engine, tmp = lab
+    seats.fail_create.add("c1-02")
+    res = lib.create("c1", tmp / "class.csv", "t", seed=7)
+    assert set(res.errors) == {"c1-02"} and res.session.state == "creating" and not res.codes
+    assert [s.progress for s in res.seats] == ["ticket-issued", "planned", "ticket-issued"]
+    with pytest.raises(SessionError, match="still being created"):
+        lib.acknowledge("c1", "1")
+    seats.fail_create.clear()
+    # the same create again converges; seat 1 keeps its ticket, nothing is injected twice
+    injected_before = list(engine.injected)
+    res = lib.create("c1", tmp / "class.csv", "t", seed=7)
+    assert res.complete and res.session.state == "open"
+    assert [x[0] for x in engine.injected[len(injected_before):]] == ["c1-02"]
+    assert len(res.codes) == 3
+    lib.acknowledge("c1", "1")
+    lib.note("c1", "1", "diagnosis", "looked at it")
+    # a machine vanishes; resume makes it again and keeps the ticket and its notes
+    seats.destroy("c1-01")
+    res = lib.resume("c1")
+    assert res.complete and not res.codes
+    kinds = [e.kind for e in lib.ticket("c1", "1").events]
+    assert kinds == ["opened", "acknowledged", "note"]
+    # another roster under the same name is refused
+    (tmp / "other.csv").write_text("name\nZed\n")
+    with pytest.raises(AlreadyExistsError, match="another roster"):
+        lib.create("c1", tmp / "other.csv", "t")
+    with pytest.raises(AlreadyExistsError, match="seed 7"):
+        lib.create("c1", tmp / "class.csv", "t", seed=8)
+
+
+def test_bad_names_and_unknowns(lab):
+    lib, seats, engine, tmp = lab
+    with pytest.raises(ConfigError, match="session name"):
+        lib.create("Bad_Name", tmp / "class.csv", "t")
+    with pytest.raises(NotFoundError, match="unknown scenario 'nope'"):
+        lib.create("c2", tmp / "class.csv", "nope")
+    with pytest.raises(NotFoundError, match="no session named 'zz'"):
+        lib.status("zz")
+    made(lab)
+    with pytest.raises(NotFoundError, match="has no seat 'c1-09'"):
+        lib.ticket("c1", "c1-09")
+
+
+def test_powered_off_seat_is_reported_and_reset(lab):
+    lib, seats, engine, tmp = lab
+    made(lab)
+    lib.acknowledge("c1", "2")
+    seats.machines["c1-02"] = "shut off"
+    st = {s.seat: s for s in lib.status("c1")}
+    assert st["c1-02"].machine == "shut off"
+    assert "reset-seat c1 c1-02" in st["c1-02"].problem
+    assert lib.check("c1", ["2"])["c1-02"] == "the machine is shut off"
+    with pytest.raises(SessionError, match="shut off"):
+        lib.resolve("c1", "2", resolution="done")
+    assert lib.ticket("c1", "2").ticket.state == "acknowledged"
+    lib.reset_seat("c1", "2")
+    assert seats.machines["c1-02"] == "running"
+    assert [e.kind for e in lib.ticket("c1", "2").events][-1] == "seat-reset"
+    assert not {s.seat: s for s in lib.status("c1")}["c1-02"].problem
+
+
+# -- tickets -----------------------------------------------------------------------------
+def test_ticket_lifecycle_and_grades(lab):
+    lib, seats, engine, tmp = lab
+    res, by_fault = made(lab)
+    fixed, untouched = by_fault["disk-full"][0], by_fault["licence-expired"][0]
+    other = next(s.seat for s in res.seats if s.seat not in (fixed, untouched))
+    # a proper repair, documented
+    lib.acknowledge("c1", fixed)
+    lib.note("c1", fixed, "diagnosis", "df -h: / at 100 %")
+    lib.note("c1", fixed, "action", "emptied the trash with the user's agreement")
+    engine.fix(fixed)
+    v = lib.resolve("c1", fixed, resolution="freed 3 GB; user saved a file")
+    assert v.ticket.state == "resolved" and v.ticket.outcome == "passed"
+    with pytest.raises(SessionError, match="already resolved"):
+        lib.resolve("c1", fixed, resolution="again")
+    g = lib.grade("c1", fixed)
+    assert (g.c1.status, g.c2.status, g.c3.status, g.c4.status, g.overall) == (PASS, PASS, PASS, PENDING, PENDING)
+    # the level-2 fault, escalated with what level 2 needs
+    with pytest.raises(ConfigError, match="missing: tried, reason"):
+        lib.escalate("c1", untouched, observed="licence expired message", tried="", reason="")
+    lib.acknowledge("c1", untouched)
+    v = lib.escalate("c1", untouched, observed="the app says its licence expired", tried="restarted the app",
+                     reason="only the vendor issues keys")
+    assert v.ticket.state == "escalated" and v.ticket.escalation["tried"] == "restarted the app"
+    assert lib.grade("c1", untouched).result.status == PASS
+    # an untouched seat resolved: failed
+    v = lib.resolve("c1", other, resolution="rebooted")
+    assert v.ticket.outcome == "failed"
+    g = lib.grade("c1", other)
+    assert g.result.status == FAIL and g.c2.status == FAIL and "no diagnosis note" in g.c2.reasons
+    # reopen keeps what it was in the history, then it can be resolved again
+    v = lib.reopen("c1", other, reason="checks fail; try again")
+    assert v.ticket.state == "reopened" and v.events[-1].data["outcome"] == "failed"
+    # instructor inputs
+    g = lib.set_grade("c1", fixed, c4="pass", comment="clear and polite")
+    assert g.c4.status == PASS and g.c4.by == "instructor" and g.overall == PASS
+    g = lib.set_grade("c1", other, c1="pass", comment="partial credit")
+    assert g.c1.status == PASS and g.c1.by == "instructor" and any("labctl said" in r for r in g.c1.reasons)
+    lib.close("c1")
+    with pytest.raises(SessionError, match="closed"):
+        lib.note("c1", fixed, "communication", "called back")
+    g = lib.grade("c1", other)
+    assert g.result.status == FAIL and g.c4.status == NOT_JUDGED
+
+
+def test_escalating_a_level1_fault_is_not_c1(lab):
+    lib, seats, engine, tmp = lab
+    res, by_fault = made(lab)
+    seat = by_fault["disk-full"][0]
+    lib.escalate("c1", seat, observed="disk full", tried="nothing", reason="not my job")
+    g = lib.grade("c1", seat)
+    assert g.result.status == FAIL and g.c1.status == FAIL and "level 1 should fix" in g.result.reasons[0]
+
+
+# -- grading table -----------------------------------------------------------------------
+T0 = datetime(2026, 1, 1, 9, 0, tzinfo=timezone.utc)
+
+
+def gi(**kw):
+    base = dict(fault_level=1, ticket_state="resolved", acknowledged=True, note_kinds=("diagnosis", "action"),
+                resolution="done", escalation={}, closed_at=T0 + timedelta(minutes=20),
+                due=T0 + timedelta(minutes=30), deadline=T0 + timedelta(minutes=60), check_status="pass",
+                groups={"functional": "pass", "integrity": "pass", "security": "pass"}, session_open=False,
+                instructor={"c4": "pass"})
+    base.update(kw)
+    return GradeInput(**base)
+
+
+ESC = {"observed": "error", "tried": "restart", "reason": "vendor key"}
+
+
+@pytest.mark.parametrize("kw,c1,c2,c3,overall", [
+    ({}, PASS, PASS, PASS, PASS),
+    ({"check_status": "fail", "groups": {"functional": "fail", "integrity": "pass", "security": "pass"}},
+     FAIL, PASS, PASS, FAIL),
+    ({"check_status": "unknown", "groups": {"functional": "unknown", "integrity": "unknown", "security": "pass"}},
+     NOT_JUDGED, PASS, NOT_JUDGED, NOT_JUDGED),
+    ({"groups": {"functional": "pass", "integrity": "pass", "security": "fail"}, "check_status": "fail"},
+     FAIL, PASS, FAIL, FAIL),
+    ({"fault_level": 2, "ticket_state": "escalated", "escalation": ESC, "resolution": "", "check_status": "fail",
+      "groups": {"functional": "fail", "integrity": "pass", "security": "pass"}}, PASS, PASS, PASS, PASS),
+    ({"fault_level": 1, "ticket_state": "escalated", "escalation": ESC, "resolution": ""}, FAIL, PASS, PASS, FAIL),
+    ({"closed_at": T0 + timedelta(minutes=45)}, FAIL, PASS, PASS, FAIL),  # past the SLA
+    ({"closed_at": T0 + timedelta(minutes=61), "due": None}, FAIL, PASS, PASS, FAIL),  # past the time limit
+    ({"acknowledged": False}, PASS, FAIL, PASS, FAIL),
+    ({"note_kinds": ("communication",)}, PASS, FAIL, PASS, FAIL),
+    ({"ticket_state": "acknowledged", "closed_at": None, "check_status": "", "groups": {}}, FAIL, FAIL, NOT_JUDGED, FAIL),
+    ({"ticket_state": "acknowledged", "closed_at": None, "check_status": "", "groups": {}, "session_open": True,
+      "instructor": {}}, PENDING, PENDING, PENDING, PENDING),
+    ({"instructor": {}}, PASS, PASS, PASS, NOT_JUDGED),
+    ({"instructor": {"c4": "pass", "c3": "fail", "comment": "shared the password"}}, PASS, PASS, FAIL, FAIL),
+])
+def test_grading_table(kw, c1, c2, c3, overall):
+    g = grade(gi(**kw))
+    assert (g.c1.status, g.c2.status, g.c3.status, g.overall) == (c1, c2, c3, overall), g.as_dict()
+    json.dumps(g.as_dict())
+
+
+def test_unknown_never_passes():
+    for groups in ({"integrity": "unknown", "security": "pass"}, {"integrity": "pass"}, {}):
+        g = grade(gi(check_status="unknown", groups=groups))
+        assert g.result.status != PASS and g.c3.status != PASS and g.overall != PASS
+
+
+# -- database ----------------------------------------------------------------------------
+def test_migrations_from_an_empty_database(tmp_path):
+    db = Database(tmp_path / "s.db")
+    assert db.version() == LATEST
+    with db.read() as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert {"schema_version", "sessions", "seats", "trainees", "tickets", "ticket_events", "check_results",
+                "grades", "events"} <= tables
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert Database(tmp_path / "s.db").migrate() == LATEST  # again: nothing to do
+    with db.read() as conn:
+        assert conn.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == LATEST
+    with db.write() as conn:
+        conn.execute("INSERT INTO schema_version VALUES (?, 'x')", (LATEST + 1,))
+    from labctl.errors import HostError
+
+    with pytest.raises(HostError, match="newer than this labctl"):
+        Database(tmp_path / "s.db").migrate()
+
+
+def test_a_failed_transaction_leaves_nothing(tmp_path):
+    db = Database(tmp_path / "s.db")
+    with pytest.raises(sqlite3.IntegrityError):
+        with db.write() as conn:
+            conn.execute("INSERT INTO sessions (name, scenario, scenario_json, mode, lang, seed, roster_file, "
+                         "state, created) VALUES ('a', 's', '{}', 'remote', 'en', 1, 'r', 'open', 'now')")
+            conn.execute("INSERT INTO seats (session_id, name, idx, fault, variant, seed, progress, updated) "
+                         "VALUES (999, 'x', 1, 'f', 'v', 1, 'planned', 'now')")  # no such session
+    with db.read() as conn:
+        assert conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 0
+
+
+def _resolve_in_a_process(tmp: str, seat: str, start, out) -> None:
+    from tests.unit.session_fakes import make_sessions as mk
+
+    lib, seats, engine = mk(Path(tmp))
+    for s in ("c1-01", "c1-02", "c1-03"):
+        seats.machines[s] = "running"
+        engine.state[s] = _state(lib, s)
+        engine.fixed.add(s)
+    start.wait()
+    try:
+        for i in range(20):
+            lib.note("c1", seat, "action", f"step {i}")
+        lib.resolve("c1", seat, resolution=f"fixed {seat}")
+        out.put((seat, "ok"))
+    except Exception as exc:  # noqa: BLE001 - reported to the parent
+        out.put((seat, repr(exc)))
+
+
+def _state(lib, seat):
+    from labctl.faults.engine import SeatFault
+
+    with lib.db.read() as conn:
+        r = conn.execute("SELECT fault, variant, seed FROM seats WHERE name = ?", (seat,)).fetchone()
+    return SeatFault(r[0], r[1], r[2], "injected")
+
+
+def test_two_processes_resolving_at_once_both_land(lab):
+    lib, seats, engine, tmp = lab
+    made(lab)
+    ctx = multiprocessing.get_context("fork")
+    start, out = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_resolve_in_a_process, args=(str(tmp), s, start, out)) for s in ("c1-01", "c1-02")]
+    for p in procs:
+        p.start()
+    start.set()
+    for p in procs:
+        p.join(60)
+    results = dict(out.get(timeout=5) for _ in procs)
+    assert results == {"c1-01": "ok", "c1-02": "ok"}
+    for s in ("c1-01", "c1-02"):
+        v = lib.ticket("c1", s)
+        assert v.ticket.state == "resolved" and v.ticket.outcome == "passed"
+        assert sum(1 for e in v.events if e.kind == "note") == 20
+
+
+# -- reports -----------------------------------------------------------------------------
+def test_report_html_csv_json(lab):
+    lib, seats, engine, tmp = lab
+    res, by_fault = made(lab)
+    seat = by_fault["disk-full"][0]
+    lib.acknowledge("c1", seat)
+    lib.note("c1", seat, "diagnosis", "<script>alert(1)</script> df -h")
+    engine.fix(seat)
+    lib.resolve("c1", seat, resolution="freed space")
+    lib.set_grade("c1", seat, c4="pass", comment="good call")
+    s, rows = lib.report("c1")
+    html = to_html(s, rows)
+    for name in ("Ann Lee", "Bob Roy", "Chloé Dia", "c1-01", "c1-02", "c1-03", "CP4", "CP8", "good call"):
+        assert name in html
+    assert "<script>alert" not in html and "&lt;script&gt;" in html
+    assert "@media print" in html
+    table = list(csv.DictReader(io.StringIO(to_csv(s, rows))))
+    assert [r["trainee"] for r in table] == ["Ann Lee", "Bob Roy", "Chloé Dia"]
+    assert {r["seat"]: r["C4"] for r in table}[seat] == "pass"
+    data = json.loads(to_json(s, rows))
+    assert len(data["seats"]) == 3 and data["session"]["name"] == "c1"
+    cps = {c["id"]: c for c in data["competencies"]}
+    assert cps["CP4"]["seats"] == len(by_fault["disk-full"]) and cps["CP8"]["seats"] == len(by_fault["licence-expired"])
+    paths = write_report(s, rows, tmp / "out")
+    assert sorted(p.name for p in paths) == ["c1-report.csv", "c1-report.html", "c1-report.json"]
+
+
+# -- CLI error paths -----------------------------------------------------------------------
+@pytest.fixture
+def runner(tmp_path):
+    (tmp_path / "scenarios").mkdir()
+    env = {"LABCTL_STATE_DIR": str(tmp_path / "state"), "LABCTL_SCENARIOS_DIR": str(tmp_path / "scenarios"),
+           "LABCTL_CONFIG": ""}
+    return CliRunner(env=env), tmp_path
+
+
+def test_cli_bad_roster_names_file_and_line(runner):
+    r, tmp = runner
+    (tmp / "scenarios" / "t.yaml").write_text(SCENARIO.format(mode="remote").replace("licence-expired", "disk-full")
+                                              .replace("[disk-full, disk-full]", "[disk-full]"))
+    (tmp / "class.csv").write_text("name\nAnn\nann\n")
+    res = r.invoke(cli, ["session", "create", "c1", "--roster", str(tmp / "class.csv"), "--scenario", "t"])
+    assert res.exit_code == 2, res.output
+    assert f"{tmp / 'class.csv'}: line 3: field 'name'" in res.output
+
+
+def test_cli_unknown_scenario_session_and_bad_scenario(runner):
+    r, tmp = runner
+    (tmp / "class.csv").write_text("name\nAnn\n")
+    res = r.invoke(cli, ["session", "create", "c1", "--roster", str(tmp / "class.csv"), "--scenario", "nope"])
+    assert res.exit_code == 3 and "unknown scenario 'nope'" in res.output
+    (tmp / "scenarios" / "bad.yaml").write_text(SCENARIO.format(mode="radio"))
+    res = r.invoke(cli, ["session", "create", "c1", "--roster", str(tmp / "class.csv"), "--scenario", "bad"])
+    assert res.exit_code == 2 and "bad.yaml: field 'mode'" in res.output
+    res = r.invoke(cli, ["ticket", "show", "nosuch", "1"])
+    assert res.exit_code == 3 and "no session named 'nosuch'" in res.output
+    res = r.invoke(cli, ["session", "list"])
+    assert res.exit_code == 0 and "no sessions" in res.output
+    res = r.invoke(cli, ["ticket", "escalate", "nosuch", "1", "--observed", "x"])
+    assert res.exit_code == 2 and "--tried" in res.output
