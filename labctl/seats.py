@@ -636,6 +636,7 @@ class SeatManager:
             self.backend.poweroff(dom)
         live = folder / "disk.qcow2"
         live.unlink(missing_ok=True)
+        self._drop_checkpoints(seat)
         _qemu_img_overlay(folder / "pristine.qcow2", live)
         self.backend.restore(str(folder / "pristine.save"), xml)
         dom = self._domain(seat)
@@ -644,6 +645,66 @@ class SeatManager:
             self._sync_clock(dom)
             wait_for_ssh(self._ssh_host(), rec.ports["ssh"], timeout=60)
         return time.monotonic() - started
+
+    def checkpoint(self, seat: str, name: str = "staged") -> float:
+        """Freeze the seat as it is now (memory and disk) so that :meth:`rollback` returns to it.
+
+        Like the pristine state, one level above it: the live overlay becomes the
+        frozen ``<name>.qcow2`` and the seat runs on a new overlay on top. A reset
+        to pristine drops the checkpoint.
+        """
+        started = time.monotonic()
+        dom = self._domain(seat)
+        folder = self.folder(seat)
+        frozen, save, live = folder / f"{name}.qcow2", folder / f"{name}.save", folder / "disk.qcow2"
+        if frozen.exists():
+            raise LabError(f"seat '{seat}' already has a checkpoint '{name}'",
+                           hint=f"reset the seat first: labctl seat reset {seat}")
+        xml = self.backend.xml(dom, secure=True, inactive=True)
+        self.backend.save(dom, str(save))
+        try:
+            os.rename(live, frozen)
+            _qemu_img_overlay(frozen, live)
+        except BaseException:
+            # Put the disk back as it was and resume the saved memory on it: nothing lost.
+            if frozen.exists():
+                live.unlink(missing_ok=True)
+                os.rename(frozen, live)
+            self.backend.restore(str(save), xml)
+            save.unlink(missing_ok=True)
+            raise
+        self.backend.restore(str(save), xml)
+        self._sync_clock(self.backend.get(dom.name()))
+        return time.monotonic() - started
+
+    def has_checkpoint(self, seat: str, name: str = "staged") -> bool:
+        folder = self.folder(seat)
+        return (folder / f"{name}.qcow2").is_file() and (folder / f"{name}.save").is_file()
+
+    def rollback(self, seat: str, name: str = "staged") -> float:
+        """Return a seat to a checkpoint, running; seconds taken."""
+        started = time.monotonic()
+        dom = self._domain(seat)
+        folder = self.folder(seat)
+        if not self.has_checkpoint(seat, name):
+            raise LabError(f"seat '{seat}' has no checkpoint '{name}'")
+        xml = self.backend.xml(dom, secure=True, inactive=True)
+        if dom.isActive():
+            self.backend.poweroff(dom)
+        live = folder / "disk.qcow2"
+        live.unlink(missing_ok=True)
+        _qemu_img_overlay(folder / f"{name}.qcow2", live)
+        self.backend.restore(str(folder / f"{name}.save"), xml)
+        dom = self._domain(seat)
+        self.backend.wait_for_agent(dom, 60)
+        self._sync_clock(dom)
+        return time.monotonic() - started
+
+    def _drop_checkpoints(self, seat: str) -> None:
+        for p in self.folder(seat).glob("*.save"):
+            if p.name != "pristine.save":
+                p.unlink(missing_ok=True)
+                p.with_suffix(".qcow2").unlink(missing_ok=True)
 
     def _sync_clock(self, dom) -> None:
         """After a restore the guest's clock is in the past; set it to now.

@@ -175,8 +175,12 @@ class FaultEngine:
         return d, [r for r in results if r is not None]
 
     def stage(self, seat: str, fault_id: str, *, seed: int | None = None, variant: str | None = None,
-              progress: Progress | None = None) -> tuple[Draw, list[PlaybookResult]]:
-        """Reset if needed, run the recipe's prepare step and record the healthy machine's protected files."""
+              progress: Progress | None = None, checkpoint: bool = False) -> tuple[Draw, list[PlaybookResult]]:
+        """Reset if needed, run the recipe's prepare step and record the healthy machine's protected files.
+
+        ``checkpoint``: also freeze the prepared machine, so that :meth:`restage` returns to it in
+        seconds (what ``fault test`` does before each repair and decoy).
+        """
         say = progress or (lambda _m: None)
         fault = self.catalog.get(fault_id)
         d = draw(fault, new_seed() if seed is None else seed, variant)
@@ -186,7 +190,10 @@ class FaultEngine:
                 say(f"seat {seat}: carries {cur.fault} ({cur.state}); resetting to pristine first")
                 self.seats.reset(seat)
             self._record(seat, d, "injecting")
-            return self._prepare(seat, fault, d, say)
+            out = self._prepare(seat, fault, d, say)
+            if checkpoint:
+                self.seats.checkpoint(seat)
+            return out
 
     def _prepare(self, seat: str, fault: Fault, d: Draw, say: Progress) -> tuple[Draw, list[PlaybookResult]]:
         with self._rollback(seat, say):
@@ -195,6 +202,14 @@ class FaultEngine:
             self._snapshot(seat, fault, d)
             self._record(seat, d, "prepared")
         return d, [res] if res else []
+
+    def restage(self, seat: str) -> float:
+        """Return a staged seat to its checkpoint (taken by ``stage(checkpoint=True)``); seconds taken."""
+        with self.lock(seat):
+            fault, d = self.current_draw(seat)
+            secs = self.seats.rollback(seat)
+            self._record(seat, d, "prepared")
+            return secs
 
     def break_staged(self, seat: str, *, progress: Progress | None = None) -> PlaybookResult:
         """Run the recipe's inject step on a staged seat."""

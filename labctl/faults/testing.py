@@ -204,7 +204,8 @@ class FaultTester:
         e, seat = self.engine, self.seat
         spec = fault.variant(variant)
         since = int(time.time()) - 2
-        self._do(report, variant, "prepare", lambda: e.stage(seat, fault.id, seed=self.seed, variant=variant))
+        self._do(report, variant, "prepare",
+                 lambda: e.stage(seat, fault.id, seed=self.seed, variant=variant, checkpoint=True))
         self._expect(report, variant, "healthy checks pass", PASS)
         self._do(report, variant, "inject", lambda: e.break_staged(seat))
         self._expect(report, variant, "checks fail after inject", FAIL)
@@ -235,7 +236,7 @@ class FaultTester:
             kind = "legitimate repair" if rep.expect == "pass" else "decoy"
             try:
                 self._do(report, variant, f"{kind} {rep.id}: inject",
-                         lambda: e.inject(seat, fault.id, seed=self.seed, variant=variant))
+                         lambda: (e.restage(seat), e.break_staged(seat)))
                 self._playbook(report, variant, f"{kind} {rep.id}: apply", lambda: e.repair(seat, rep.id))
                 self._expect(report, variant, f"{kind} {rep.id}: checks {'pass' if rep.expect == 'pass' else 'fail'}",
                              PASS if rep.expect == "pass" else FAIL)
