@@ -304,3 +304,36 @@ def test_a_seat_is_changed_by_one_labctl_at_a_time(tmp_path):
         proc = subprocess.run([sys.executable, "-c", other], capture_output=True, text=True)
         assert proc.returncode != 0 and "seat 'desk1' is busy" in proc.stderr
     assert subprocess.run([sys.executable, "-c", other]).returncode == 0
+
+
+# -- residue scan -------------------------------------------------------------------------------
+
+def test_residue_scan_looks_for_the_fault_scripts_and_drawn_values():
+    from labctl.faults import residue
+
+    f = Catalog(FAULTS).get("disk-full")
+    d = draw(f, 4, "download")
+    script = residue.scan_script(f, d, 1700000000)
+    for needle in ("disk-full", "AnsiballZ", "guest-exec", "inject.sh", d.params["download_name"]):
+        assert needle in script
+    assert "--since @1700000000" in script and "journalctl -m" in script
+
+
+def test_residue_parse_and_ignored_places():
+    from labctl.faults import residue
+
+    out = ("R ansible-leftover /var/tmp/.lab-ansible\nR file /var/lib/dpkg/info/x.list\n"
+           "R journal disk-full injected\nR history /root/.bash_history\nEND\n")
+    found, complete = residue.parse(out)
+    assert complete
+    assert [r.where for r in found] == ["ansible-leftover", "journal", "history"]
+    assert residue.parse("R file /etc/x\n")[1] is False, "a scan cut short is not a clean scan"
+
+
+def test_residue_scan_cut_short_is_an_error_not_clean():
+    from labctl.faults import residue
+
+    f = Catalog(FAULTS).get("disk-full")
+    chan = FakeChannel({"ansible-leftover": (137, "R history /root/.bash_history\n")})
+    with pytest.raises(GuestError):
+        residue.scan(chan, f, draw(f, 1), 0)

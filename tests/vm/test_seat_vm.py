@@ -69,6 +69,36 @@ def test_reset_clears_the_fault_marker_in_metadata(seat_manager, vm_seat):
     assert seat_manager.info(vm_seat).record.fault == ""
 
 
+def test_checkpoint_rollback_and_reset_drops_it(seat_manager, vm_seat):
+    agent = seat_manager.agent(vm_seat)
+    agent.sh("echo before > /root/before")
+    seat_manager.checkpoint(vm_seat)
+    agent.sh("echo after > /root/after; rm /root/before")
+    seat_manager.rollback(vm_seat)
+    agent = seat_manager.agent(vm_seat)
+    assert agent.sh("cat /root/before").stdout.strip() == "before"
+    assert agent.run(["test", "-e", "/root/after"]).rc == 1
+    assert seat_manager.has_checkpoint(vm_seat)
+    seat_manager.reset(vm_seat)
+    assert not seat_manager.has_checkpoint(vm_seat)
+    assert seat_manager.agent(vm_seat).run(["test", "-e", "/root/before"]).rc == 1
+
+
+def test_journal_works_on_a_warm_started_seat(seat_manager, vm_seat):
+    """The seat's new machine id must not hide the journal from the trainee."""
+    agent = seat_manager.agent(vm_seat)
+    agent.run(["logger", "-t", "labtest", "hello journal"])
+    res = agent.sh("sleep 1; journalctl -t labtest -o cat --no-pager")
+    assert "hello journal" in res.stdout
+
+
+def test_guest_agent_commands_leave_no_journal_lines(seat_manager, vm_seat):
+    agent = seat_manager.agent(vm_seat)
+    agent.sh("echo secret-command-line-7f3a > /dev/null")
+    res = agent.sh("journalctl -m --since -2min -o cat --no-pager | grep -c secret-command-line || true")
+    assert res.stdout.strip().splitlines()[-1] == "0", "the agent logged a command line it ran"
+
+
 def test_clock_is_current_after_reset(seat_manager, vm_seat):
     import time
 
