@@ -443,7 +443,7 @@ def run_check(chan: Channel, check: CheckSpec, spec: dict) -> CheckResult:
     """Run one check through a channel; never raises for a guest problem (that is ``unknown``)."""
     script_of, verdict_of = KINDS[check.kind]
     user = spec.get("as") if check.kind in ("command", "url") else None
-    timeout = float(spec.get("timeout", 30)) + float(spec.get("seconds", 0))
+    timeout = float(spec.get("timeout", 90)) + float(spec.get("seconds", 0))
     start = time.monotonic()
     try:
         res = chan.sh(script_of(spec), user=user, timeout=timeout)
