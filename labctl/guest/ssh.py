@@ -81,15 +81,6 @@ class SudoSshChannel(SshChannel):
     password: str = ""
     name: str = field(default="ssh", init=False)
 
-    def base_argv(self) -> list[str]:
-        argv = super().base_argv()
-        if self.known_hosts:
-            # One connection shared by a run of checks: a handshake costs seconds under emulation.
-            mux = ["-o", "ControlMaster=auto", "-o", f"ControlPath={self.known_hosts.parent}/ssh-mux-%C",
-                   "-o", "ControlPersist=20"]
-            argv = argv[:-1] + mux + argv[-1:]
-        return argv
-
     def run(self, argv, *, input: bytes | None = None, timeout: float = 60.0, user: str | None = None) -> CommandResult:
         from . import as_user
 
