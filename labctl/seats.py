@@ -559,7 +559,10 @@ class SeatManager:
             agent.run(["/bin/systemctl", "--no-block", "reboot"], timeout=10)
         except GuestError:
             self.backend.reboot(dom)
-        deadline = started + (timeout or self.cfg.boot_timeout)
+        # A reboot is a whole boot, plus the shutdown; on a loaded host under emulation it
+        # can take several times the usual boot.
+        timeout = timeout or 2.5 * self.cfg.boot_timeout
+        deadline = started + timeout
         while time.monotonic() < deadline:
             time.sleep(1)
             if not dom.isActive():
@@ -577,7 +580,7 @@ class SeatManager:
                               timeout=max(30.0, deadline - time.monotonic()))
                     wait_for_ssh(self._ssh_host(), self._record(dom).ports["ssh"], timeout=60)
                     return time.monotonic() - started
-        raise GuestError(f"seat {seat} did not come back within {timeout or self.cfg.boot_timeout:.0f} s of a reboot",
+        raise GuestError(f"seat {seat} did not come back within {timeout:.0f} s of a reboot",
                          hint=f"see its console log: {self.folder(seat) / 'console.log'}")
 
     def root_ssh(self, seat: str):

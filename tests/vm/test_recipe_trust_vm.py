@@ -32,13 +32,25 @@ def _step(report, name):
 
 
 def _stop_in_guest(engine, seat, units):
+    """Stop services in the guest, as a trainee would, and wait until the agent is really gone."""
     from labctl.errors import GuestError
 
+    agent = engine.seats.agent(seat)
     try:
-        engine.seats.agent(seat).sh(f"systemctl --no-block stop {units}", timeout=10)
+        agent.sh(f"systemctl --no-block stop {units}", timeout=10)
     except GuestError:
         pass  # the agent may be gone before it answers
-    time.sleep(3)
+    deadline = time.monotonic() + 120
+    while agent.ping(timeout=2):
+        assert time.monotonic() < deadline, "the guest agent did not stop"
+        time.sleep(1)
+    if "ssh" in units.split():
+        from labctl.guest.ssh import ssh_banner
+
+        port = engine.seats.info(seat).record.ports["ssh"]
+        while ssh_banner("127.0.0.1", port, timeout=2):
+            assert time.monotonic() < deadline, "sshd did not stop"
+            time.sleep(1)
 
 
 def test_an_honest_recipe_passes(engine, vm_seat):
