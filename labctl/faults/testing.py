@@ -73,12 +73,19 @@ class _Stop(Exception):
 
 class FaultTester:
     def __init__(self, engine: FaultEngine, seat: str, *, seed: int = 1, progress: Progress | None = None,
-                 reboots: bool = True, residue: bool = True):
+                 reboots: bool | str = True, residue: bool = True):
         self.engine = engine
         self.residue = residue
+        # all: every variant proves reboot persistence; first: only each recipe's first variant; none.
+        if reboots is True:
+            reboots = "all"
+        elif reboots is False:
+            reboots = "none"
+        if reboots not in ("all", "first", "none"):
+            raise ValueError(f"reboots: all, first or none (got {reboots!r})")
+        self.reboot_policy = reboots
         self.seat = seat
         self.seed = seed
-        self.reboots = reboots
         self.say = progress or (lambda _m: None)
 
     def run(self, fault: Fault, variants: list[str] | None = None, repairs: bool = True) -> FaultTestReport:
@@ -203,6 +210,7 @@ class FaultTester:
     def _variant(self, fault: Fault, variant: str, report: FaultTestReport, repairs: bool) -> None:
         e, seat = self.engine, self.seat
         spec = fault.variant(variant)
+        reboots = self.reboot_policy == "all" or (self.reboot_policy == "first" and variant == fault.variants[0].id)
         since = int(time.time()) - 2
         self._do(report, variant, "prepare",
                  lambda: e.stage(seat, fault.id, seed=self.seed, variant=variant, checkpoint=True))
@@ -214,7 +222,7 @@ class FaultTester:
         self._expect_same(report, variant, "second inject leaves the same fault", failing)
         if self.residue:
             self._residue(report, fault, variant, since)
-        if self.reboots:
+        if reboots:
             self._do(report, variant, "reboot the broken machine", lambda: e.seats.reboot(seat))
             if spec.survives_reboot:
                 self._expect_same(report, variant, "fault survives a reboot", failing)
@@ -225,7 +233,7 @@ class FaultTester:
         self._expect(report, variant, "checks pass after fix", PASS)
         self._playbook(report, variant, "fix again", lambda: e.fix(seat))
         self._expect(report, variant, "checks pass after a second fix", PASS)
-        if self.reboots:
+        if reboots:
             self._do(report, variant, "reboot the repaired machine", lambda: e.seats.reboot(seat))
             self._expect(report, variant, "still healthy after a reboot", PASS)
         if not repairs:
