@@ -32,25 +32,26 @@ def _step(report, name):
 
 
 def _stop_in_guest(engine, seat, units):
-    """Stop services in the guest, as a trainee would, and wait until the agent is really gone."""
+    """Stop services in the guest, as a trainee would, and wait until they are really gone."""
     from labctl.errors import GuestError
 
     agent = engine.seats.agent(seat)
-    try:
-        agent.sh(f"systemctl --no-block stop {units}", timeout=10)
-    except GuestError:
-        pass  # the agent may be gone before it answers
-    deadline = time.monotonic() + 120
-    while agent.ping(timeout=2):
-        assert time.monotonic() < deadline, "the guest agent did not stop"
-        time.sleep(1)
-    if "ssh" in units.split():
-        from labctl.guest.ssh import ssh_banner
-
-        port = engine.seats.info(seat).record.ports["ssh"]
-        while ssh_banner("127.0.0.1", port, timeout=2):
-            assert time.monotonic() < deadline, "sshd did not stop"
+    others = [u for u in units.split() if u != "qemu-guest-agent"]
+    if others:
+        res = agent.run(["systemctl", "stop", *others], timeout=120)
+        assert res.ok, res.stderr
+    if "qemu-guest-agent" in units.split():
+        try:
+            agent.sh("systemctl --no-block stop qemu-guest-agent", timeout=10)
+        except GuestError:
+            pass  # the agent may be gone before it answers
+        deadline = time.monotonic() + 120
+        while agent.ping(timeout=2):
+            assert time.monotonic() < deadline, "the guest agent did not stop"
             time.sleep(1)
+    if "ssh" in others:
+        with pytest.raises(GuestError):
+            engine.seats.root_ssh(seat).run(["/bin/true"], timeout=30)
 
 
 def test_an_honest_recipe_passes(engine, vm_seat):
