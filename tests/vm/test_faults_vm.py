@@ -1,15 +1,21 @@
-"""The catalogue proves itself on a real seat: `fault test` for every recipe and variant.
+"""The catalogue proves itself on real seats: `fault test` for every recipe and variant.
 
 Healthy checks pass, inject, checks fail, inject again, no residue, the fault
 survives a reboot, the reference fix, fix again, healthy after a reboot, every
 legitimate repair passes and every decoy fails. Reports are kept in
 <state_dir>/fault-test/ (JUnit and JSON) for CI to show.
+
+The recipes are tested on LABCTL_TEST_PARALLEL seats at once (default 2): most of
+a step's time is latency (Ansible starting on the host, a guest booting or
+running one shell script), so two seats keep both cores of a CI machine busy.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -22,25 +28,63 @@ IDS = Catalog(ROOT / "faults").ids()
 # Reboot proofs cost two boots per variant under emulation (30-60 s each): CI proves them on
 # each recipe's first variant to stay inside its time limit; `labctl fault test` does all.
 REBOOTS = os.environ.get("LABCTL_TEST_REBOOTS", "first")
+PARALLEL = max(1, int(os.environ.get("LABCTL_TEST_PARALLEL", "2")))
 
 pytestmark = pytest.mark.vm
 
 
 @pytest.fixture(scope="module")
-def engine(lab_cfg, seat_manager):
+def reports(lab_cfg, seat_manager):
+    """Run `fault test` for every recipe, spread over PARALLEL seats; the tests below judge them."""
     from labctl.faults.engine import FaultEngine
+    from labctl.seats import SeatManager
 
-    return FaultEngine(lab_cfg, seat_manager, Catalog(ROOT / "faults"))
+    seats = [f"ft{i}-{secrets.token_hex(2)}" for i in range(min(PARALLEL, len(IDS)))]
+    made, errors = seat_manager.create_many(seats, parallel=len(seats))
+    if errors:
+        for name in [m.name for m in made]:
+            seat_manager.destroy(name)
+        pytest.fail(f"test seats could not be made: {errors}")
+    queue = list(IDS)
+    out: dict[str, object] = {}
+    out_dir = lab_cfg.state_dir / "fault-test"
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    def worker(seat: str) -> None:
+        # One engine (and libvirt connection) per thread.
+        engine = FaultEngine(lab_cfg, SeatManager(lab_cfg), Catalog(ROOT / "faults"))
+        while queue:
+            try:
+                fault_id = queue.pop(0)
+            except IndexError:
+                return
+            try:
+                fault = engine.catalog.get(fault_id)
+                rep = FaultTester(engine, seat, seed=1, progress=print, reboots=REBOOTS).run(fault)
+                (out_dir / f"{fault_id}.json").write_text(json.dumps(rep.as_dict(), indent=2))
+                (out_dir / f"{fault_id}.xml").write_text(junit_xml([rep]))
+                out[fault_id] = (fault, rep)
+            except Exception as exc:  # noqa: BLE001 - reported by the fault's own test
+                out[fault_id] = exc
+
+    try:
+        with ThreadPoolExecutor(max_workers=len(seats)) as pool:
+            list(pool.map(worker, seats))
+    finally:
+        for name in seats:
+            try:
+                seat_manager.destroy(name)
+            except Exception:  # noqa: BLE001 - best effort
+                pass
+    return out
 
 
 @pytest.mark.parametrize("fault_id", IDS)
-def test_recipe_passes_fault_test_on_a_real_seat(engine, vm_seat, lab_cfg, fault_id):
-    fault = engine.catalog.get(fault_id)
-    report = FaultTester(engine, vm_seat, seed=1, progress=print, reboots=REBOOTS).run(fault)
-    out = lab_cfg.state_dir / "fault-test"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{fault_id}.json").write_text(json.dumps(report.as_dict(), indent=2))
-    (out / f"{fault_id}.xml").write_text(junit_xml([report]))
+def test_recipe_passes_fault_test_on_a_real_seat(reports, fault_id):
+    got = reports[fault_id]
+    if isinstance(got, Exception):
+        raise got
+    fault, report = got
     problems = [f"{s.variant} / {s.step}: {s.outcome}: {s.detail}" for s in report.steps if s.outcome != "pass"]
     assert report.outcome == "pass", "\n".join(problems)
     variants_tested = {s.variant for s in report.steps} - {"-"}
