@@ -133,9 +133,13 @@ def status(ctx, name, as_json) -> None:
 def check(ctx, name, seats, parallel, as_json) -> None:
     """Run the post-checks on the session's seats now (or on SEATS); grades use those run at resolve."""
     out = sessions(ctx).check(name, list(seats) or None, parallel=parallel)
+    statuses = {v.status if hasattr(v, "as_dict") else "unknown" for v in out.values()}
+    # Three outcomes, as with `fault check`: 0 all pass, 1 a repair is not there (yet), 11 the lab
+    # could not reach a verdict on some seat (a machine down, an agent and SSH both gone).
+    code = 11 if "unknown" in statuses else (1 if "fail" in statuses else 0)
     if as_json:
         echo_json({k: (v.as_dict() if hasattr(v, "as_dict") else {"status": "unknown", "why": v}) for k, v in out.items()})
-        return
+        ctx.exit(code)
     rows = []
     for seat, rep in out.items():
         if hasattr(rep, "as_dict"):
@@ -145,6 +149,7 @@ def check(ctx, name, seats, parallel, as_json) -> None:
         else:
             rows.append([seat, "unknown", "-", "-", "-", f"no verdict: {rep}"])
     click.echo(table(rows, ["SEAT", "STATUS", "FUNCTIONAL", "INTEGRITY", "SECURITY", "NOT PASSING / WHY"]))
+    ctx.exit(code)
 
 
 @command.command("reset-seat")
