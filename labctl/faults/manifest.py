@@ -10,16 +10,14 @@ means editing a registry.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from .. import validation
 from ..curriculum import COMPETENCIES, FAMILIES
 from ..errors import ConfigError, NotFoundError
 
@@ -135,35 +133,8 @@ class Fault:
         }
 
 
-@lru_cache(maxsize=1)
 def schema() -> dict:
-    return json.loads(resources.files("labctl").joinpath("schemas/fault.schema.json").read_text())
-
-
-def _where(path) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
-def _validate_schema(data: Any, file: Path) -> None:
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(schema())
-    errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
-    if not errors:
-        return
-    err = errors[0]
-    where = _where(err.absolute_path)
-    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
-        allowed = set(err.schema.get("properties", {}))
-        extra = sorted(k for k in err.instance if k not in allowed)
-        raise ConfigError(f"{file}: field '{where}': unknown field(s) {', '.join(extra)}",
-                          hint="known fields: " + ", ".join(sorted(allowed)))
-    if err.validator == "required":
-        raise ConfigError(f"{file}: field '{where}': {err.message}")
-    raise ConfigError(f"{file}: field '{where}': {err.message}")
+    return validation.schema("fault")
 
 
 def _param(name: str, raw: dict, file: Path) -> ParameterSpec:
@@ -212,7 +183,7 @@ def load_fault(folder: Path) -> Fault:
         raise ConfigError(f"{file}: not UTF-8 text: {exc}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{file}: expected a mapping at the top level")
-    _validate_schema(data, file)
+    validation.validate(data, "fault", file)
 
     if data["id"] != folder.name:
         raise ConfigError(f"{file}: field 'id': must be the folder name {folder.name!r} (got {data['id']!r})")

@@ -8,16 +8,14 @@ carries, the time limit, the SLA targets by priority, the mode (``remote`` or
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from .. import validation
 from ..curriculum import FAMILIES
 from ..errors import ConfigError, NotFoundError
 from ..faults.manifest import Catalog, Fault
@@ -108,35 +106,16 @@ class Scenario:
         return [chosen[k] for k in sorted(chosen)]
 
 
-@lru_cache(maxsize=1)
-def schema() -> dict:
-    return json.loads(resources.files("labctl").joinpath("schemas/scenario.schema.json").read_text())
-
-
-def _where(path) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
+def _pool_message(file: Path):
+    def special(err, field: str) -> ConfigError | None:
+        if err.validator == "anyOf" and field == "pool":
+            return ConfigError(f"{file}: field 'pool': give 'faults' (fault ids) and/or 'families' (e.g. T2-DISK)")
+        return None
+    return special
 
 
 def _validate(data: Any, file: Path) -> None:
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(schema())
-    errors = sorted(validator.iter_errors(data), key=lambda e: (-len(e.absolute_path), list(map(str, e.absolute_path))))
-    if not errors:
-        return
-    err = errors[0]
-    where = _where(err.absolute_path)
-    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
-        allowed = set(err.schema.get("properties", {}))
-        extra = sorted(k for k in err.instance if k not in allowed)
-        raise ConfigError(f"{file}: field '{where}': unknown field(s) {', '.join(extra)}",
-                          hint="known fields: " + ", ".join(sorted(allowed)))
-    if err.validator == "anyOf" and where == "pool":
-        raise ConfigError(f"{file}: field 'pool': give 'faults' (fault ids) and/or 'families' (e.g. T2-DISK)")
-    raise ConfigError(f"{file}: field '{where}': {err.message}")
+    validation.validate(data, "scenario", file, special=_pool_message(file))
 
 
 def load_scenario_file(file: Path) -> Scenario:
