@@ -138,6 +138,7 @@ def syntax_check(*playbooks: Path) -> tuple[bool, str]:
     exe = _ansible_bin("ansible-playbook")
     env = dict(os.environ, ANSIBLE_ROLES_PATH=str(Path(__file__).resolve().parents[2] / "ansible" / "roles"),
                ANSIBLE_NOCOLOR="1")
-    proc = subprocess.run([exe, "--syntax-check", "-i", "seat,", *map(str, playbooks)], capture_output=True,
-                          text=True, env=env, cwd=str(playbooks[0].parent))
+    books = [Path(p).resolve() for p in playbooks]
+    proc = subprocess.run([exe, "--syntax-check", "-i", "seat,", *map(str, books)], capture_output=True,
+                          text=True, env=env, cwd=str(books[0].parent))
     return proc.returncode == 0, (proc.stdout + proc.stderr).strip()

@@ -51,3 +51,8 @@ def test_scaffolded_recipe_passes_static_checks(tmp_path):
 
     folder = scaffold(tmp_path, "printer-offline", ["T1-HW"])
     assert lint_fault(folder) == []
+
+
+def test_lint_works_with_a_relative_folder(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    assert lint_fault(Path("faults") / "disk-full") == []
