@@ -614,14 +614,20 @@ class SeatManager:
         """
         folder = self.folder(seat)
         live = folder / "disk.qcow2"
-        self.backend.set_metadata(dom, record.to_xml())
+        # The seat stays "creating" until it runs on its overlay: a process killed
+        # half-way (libvirt finishes a save on its own) leaves a seat that the next
+        # create or session resume clears and makes again, never a "ready" one
+        # that would boot on, and so write to, its frozen pristine disk.
+        self.backend.set_metadata(dom, dataclasses.replace(record, state="creating").to_xml())
         # The persistent definition boots from the live overlay from now on.
         xml = self.backend.xml(dom, secure=True, inactive=True).replace(str(folder / "pristine.qcow2"), str(live))
         self.backend.save(dom, str(folder / "pristine.save"))
         _qemu_img_overlay(folder / "pristine.qcow2", live)
         self.backend.define(xml)
         self.backend.restore(str(folder / "pristine.save"), xml)
-        self._sync_clock(self.backend.get(dom.name()))
+        dom = self.backend.get(dom.name())
+        self.backend.set_metadata(dom, record.to_xml())
+        self._sync_clock(dom)
 
     def reset(self, seat: str, *, wait: bool = True) -> float:
         """Bring a seat back to its pristine state, running; returns seconds taken."""

@@ -31,7 +31,9 @@ def lab_cfg():
     # One vCPU per seat: the VM tests run two or more emulated guests on a 2-core machine, and
     # 2-vCPU guests there spend boots in soft lockups (a vCPU spinning on a lock whose holder's
     # vCPU thread is not running). Nothing the tests prove depends on a second vCPU.
-    return load_config(env={}, state_dir=str(TEST_STATE), port_min=43000, port_max=43999, seat_vcpus=1)
+    # LABCTL_TEST_PORTS=min-max keeps test runs side by side (several checkouts) out of each other's ports.
+    lo, hi = os.environ.get("LABCTL_TEST_PORTS", "43000-43999").split("-")
+    return load_config(env={}, state_dir=str(TEST_STATE), port_min=int(lo), port_max=int(hi), seat_vcpus=1)
 
 
 @pytest.fixture(scope="session")

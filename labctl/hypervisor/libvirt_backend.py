@@ -80,6 +80,12 @@ class LibvirtBackend:
     def start(self, dom) -> None:
         libvirt = _libvirt()
         if dom.isActive():
+            # A paused domain (left so by a process killed mid-save, or by hand) runs on.
+            if dom.state()[0] == libvirt.VIR_DOMAIN_PAUSED:
+                try:
+                    dom.resume()
+                except libvirt.libvirtError as exc:
+                    raise HostError(f"cannot resume {dom.name()}: {exc.get_error_message()}") from None
             return
         try:
             dom.create()

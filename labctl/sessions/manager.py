@@ -390,12 +390,14 @@ class Sessions:
             self.seats.create(seat.name, progress=say)
             self._set_progress(s, seat, "seat-created")
             seat = self._reload(seat)
-        elif not seat.reached("seat-created"):
-            self._set_progress(s, seat, "seat-created")
-            seat = self._reload(seat)
-        elif machine != "running" and seat.reached("injected"):
-            say(f"seat {seat.name}: the machine is {machine}; starting it")
-            self.seats.start(seat.name)
+        else:
+            if not seat.reached("seat-created"):
+                self._set_progress(s, seat, "seat-created")
+                seat = self._reload(seat)
+            if machine != "running":
+                # Stopped by hand, by a host restart, or left paused by a killed labctl.
+                say(f"seat {seat.name}: the machine is {machine}; starting it")
+                self.seats.start(seat.name)
         cur = self.engine.current(seat.name)
         if cur is None or cur.fault != seat.fault or cur.variant != seat.variant or cur.seed != seat.seed \
                 or cur.state != "injected":

@@ -96,7 +96,11 @@ class FakeEngine:
         self.fail_inject: set[str] = set()
 
     def inject(self, seat, fault_id, *, seed=None, variant=None, progress=None):
-        self.seats.info(seat)
+        info = self.seats.info(seat)
+        if info.status != "running":
+            from labctl.errors import LabError
+
+            raise LabError(f"seat '{seat}' is {info.status}")
         if seat in self.fail_inject:
             from labctl.faults.engine import FaultError
 

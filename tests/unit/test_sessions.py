@@ -118,6 +118,19 @@ def test_interrupted_creation_converges_without_losing_work(lab):
         lib.create("c1", tmp / "class.csv", "t", seed=8)
 
 
+def test_resume_starts_a_seat_stopped_before_its_fault(lab):
+    # labctl killed while the machine was saved or stopped, before the injection
+    lib, seats, engine, tmp = lab
+    engine.fail_inject.add("c1-03")
+    res = lib.create("c1", tmp / "class.csv", "t", seed=7)
+    assert [s.progress for s in res.seats] == ["ticket-issued", "ticket-issued", "seat-created"]
+    engine.fail_inject.clear()
+    seats.machines["c1-03"] = "shut off"
+    res = lib.resume("c1")
+    assert res.complete, res.errors
+    assert seats.machines["c1-03"] == "running" and engine.state["c1-03"].state == "injected"
+
+
 def test_bad_names_and_unknowns(lab):
     lib, seats, engine, tmp = lab
     with pytest.raises(ConfigError, match="session name"):
