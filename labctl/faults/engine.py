@@ -203,13 +203,25 @@ class FaultEngine:
             self._record(seat, d, "prepared")
         return d, [res] if res else []
 
-    def restage(self, seat: str) -> float:
-        """Return a staged seat to its checkpoint (taken by ``stage(checkpoint=True)``); seconds taken."""
+    def restage(self, seat: str, checkpoint: str = "staged") -> float:
+        """Return a staged seat to a checkpoint; seconds taken.
+
+        ``staged`` is the prepared, healthy machine (``stage(checkpoint=True)``);
+        ``broken`` the machine right after its injection (:meth:`checkpoint_broken`).
+        """
         with self.lock(seat):
             fault, d = self.current_draw(seat)
-            secs = self.seats.rollback(seat)
-            self._record(seat, d, "prepared")
+            secs = self.seats.rollback(seat, checkpoint)
+            self._record(seat, d, "injected" if checkpoint == "broken" else "prepared")
             return secs
+
+    def checkpoint_broken(self, seat: str) -> float:
+        """Freeze a staged seat just after its injection, so that ``restage(seat, "broken")`` returns to it."""
+        with self.lock(seat):
+            cur = self.current(seat)
+            if cur is None or cur.state != "injected":
+                raise FaultError(f"seat {seat}: no injected fault to freeze")
+            return self.seats.checkpoint(seat, "broken")
 
     def break_staged(self, seat: str, *, progress: Progress | None = None) -> PlaybookResult:
         """Run the recipe's inject step on a staged seat."""

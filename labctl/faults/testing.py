@@ -218,6 +218,11 @@ class FaultTester:
         self._do(report, variant, "inject", lambda: e.break_staged(seat))
         self._expect(report, variant, "checks fail after inject", FAIL)
         failing = self._failing(report)
+        # Each repair and decoy starts from this very machine: a checkpoint taken now costs
+        # a save and a restore, an injection per repair costs a playbook run.
+        broken = repairs and any(rep.applies_to(variant) for rep in fault.repairs)
+        if broken:
+            self._do(report, variant, "freeze the broken machine", lambda: e.checkpoint_broken(seat))
         self._do(report, variant, "inject again", lambda: e.break_staged(seat))
         self._expect_same(report, variant, "second inject leaves the same fault", failing)
         if self.residue:
@@ -243,8 +248,8 @@ class FaultTester:
                 continue
             kind = "legitimate repair" if rep.expect == "pass" else "decoy"
             try:
-                self._do(report, variant, f"{kind} {rep.id}: inject",
-                         lambda: (e.restage(seat), e.break_staged(seat)))
+                self._do(report, variant, f"{kind} {rep.id}: back to the broken machine",
+                         lambda: e.restage(seat, "broken"))
                 self._playbook(report, variant, f"{kind} {rep.id}: apply", lambda: e.repair(seat, rep.id))
                 self._expect(report, variant, f"{kind} {rep.id}: checks {'pass' if rep.expect == 'pass' else 'fail'}",
                              PASS if rep.expect == "pass" else FAIL)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -231,6 +232,16 @@ def test_sudo_check_catches_too_much():
     assert r.status == "fail" and "granted too much: /bin/bash" in r.observed
 
 
+def test_sudo_check_user_without_any_rule():
+    chan = FakeChannel({"sudo": (0, "none=1\n")})
+    spec = {"user": "alex", "may_not": ["/bin/bash", "/usr/bin/su"]}
+    assert run_check(chan, _spec("sudo"), spec).status == "pass"
+    r = run_check(chan, _spec("sudo"), {**spec, "may": ["/usr/bin/systemctl restart x"]})
+    assert r.status == "fail" and "refused: /usr/bin/systemctl restart x" in r.observed
+    chan = FakeChannel({"sudo": (0, "")})  # no answer at all is no verdict
+    assert run_check(chan, _spec("sudo"), spec).status == "unknown"
+
+
 def test_groups_check():
     chan = FakeChannel({"id -nG": (0, "groups=alex users sudo\n")})
     r = run_check(chan, _spec("groups"), {"user": "alex", "lacks": ["sudo"]})
@@ -337,3 +348,62 @@ def test_residue_scan_cut_short_is_an_error_not_clean():
     chan = FakeChannel({"ansible-leftover": (137, "R history /root/.bash_history\n")})
     with pytest.raises(GuestError):
         residue.scan(chan, f, draw(f, 1), 0)
+
+
+class LocalChannel(Channel):
+    """Runs the script on this host: the batch script is real bash, so test it with real bash."""
+
+    def __init__(self):
+        self.name = "local"
+        self.calls = 0
+
+    def run(self, argv, *, input=None, timeout=60.0, user=None):
+        import subprocess
+
+        self.calls += 1
+        p = subprocess.run(list(argv), capture_output=True, timeout=timeout)
+        return CommandResult(tuple(argv), p.returncode, p.stdout.decode(), p.stderr.decode(), 0.0, self.name)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the batch runs checks as other users with runuser (root only)")
+def test_a_check_run_is_one_command_with_each_checks_own_user_timeout_and_verdict(tmp_path, monkeypatch):
+    from labctl.faults import checks as checks_mod
+    from labctl.faults.manifest import CheckSpec as CS
+
+    (tmp_path / "f").write_text("hello\n")
+    os.chmod(tmp_path / "f", 0o640)
+    specs = [
+        (CS("who", "functional", "t", "command", {}), {"run": "id -un", "as": "nobody", "stdout_regex": "^nobody$"}),
+        (CS("file", "integrity", "t", "file", {}), {"path": str(tmp_path / "f"), "mode": "0640"}),
+        (CS("file-bad", "integrity", "t", "file", {}), {"path": str(tmp_path / "f"), "mode": "0600"}),
+        (CS("slow", "functional", "t", "command", {}), {"run": "sleep 5", "timeout": 1}),
+        (CS("stderr", "functional", "t", "command", {}), {"run": "echo out; echo err >&2; exit 3", "rc": 3,
+                                                          "stdout_regex": r"\Aout\n\Z"}),
+        (CS("quotes", "functional", "t", "command", {}), {"run": "printf '%s' \"it's\" | grep -q \"it's\""}),
+    ]
+    monkeypatch.setattr(checks_mod, "checks_for", lambda fault, d, snap=None: specs)
+    chan = LocalChannel()
+    f = Catalog(FAULTS).get("disk-full")
+    before = set(os.listdir("/run"))
+    report = checks_mod.run_checks(chan, f, draw(f, 1, "trash"))
+    by = {r.id: r for r in report.results}
+    assert chan.calls == 1
+    assert {k: v.status for k, v in by.items()} == {"who": "pass", "file": "pass", "file-bad": "fail",
+                                                     "slow": "unknown", "stderr": "pass", "quotes": "pass"}
+    assert "timed out" in by["slow"].observed
+    assert "mode=640" in by["file-bad"].observed
+    assert all(r.route == "local" for r in report.results)
+    assert 0.5 < by["slow"].duration < 5  # the check's own time in the guest, not the run's
+    assert set(os.listdir("/run")) <= before  # the private folder is gone
+
+
+def test_a_garbled_or_cut_check_run_is_unknown_never_pass():
+    from labctl.faults import checks as checks_mod
+
+    f = Catalog(FAULTS).get("disk-full")
+    d = draw(f, 1, "trash")
+    n = len(checks_mod.checks_for(f, d, {}))
+    # the run answers, but only with noise: every check is unknown
+    report = run_checks(FakeChannel({"": (0, "@@0 x\n@@zz 0 1 2 3 4\nnot base64\n")}), f, d, snapshot={})
+    assert len(report.results) == n and {r.status for r in report.results} == {"unknown"}
+    assert all("no answer" in r.observed for r in report.results)
