@@ -60,7 +60,9 @@
   async function refresh() {
     try { render(await api("GET", `${base}/ticket`)); } catch (e) { /* shown on the next action */ }
   }
-  setInterval(() => { $("t-left").textContent = left(deadline); }, 1000);
+  const tick = () => { $("t-left").textContent = left(deadline); };
+  tick();
+  setInterval(tick, 1000);
   setInterval(refresh, 10000);
   refresh();
 })();
