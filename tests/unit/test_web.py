@@ -7,20 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import stat
 from http.cookies import SimpleCookie
 
 import pytest
+from aiohttp import WSServerHandshakeError
+from aiohttp.test_utils import TestClient, TestServer
 
-aiohttp = pytest.importorskip("aiohttp") if os.environ.get("CI", "").lower() != "true" else __import__("aiohttp")
-from aiohttp import WSServerHandshakeError  # noqa: E402
-from aiohttp.test_utils import TestClient, TestServer  # noqa: E402
+from labctl.web.app import make_app
+from labctl.web.auth import INSTRUCTOR_COOKIE, TRAINEE_COOKIE, WebSecrets
 
-from labctl.web.app import make_app  # noqa: E402
-from labctl.web.auth import INSTRUCTOR_COOKIE, TRAINEE_COOKIE, WebSecrets  # noqa: E402
-
-from tests.unit.session_fakes import make_sessions  # noqa: E402
+from tests.unit.session_fakes import make_sessions
 
 SCENARIO = """\
 title: Web class

@@ -154,7 +154,7 @@ def server(lab_cfg, web_class):
                 time.sleep(0.2)
         secret = (lab_cfg.state_dir / "web" / "instructor.secret").read_text().strip()
         assert f"{base}/instructor/login#{secret}" in (ARTIFACTS / "serve.log").read_text()
-        yield {"base": base, "secret": secret, "lib": lib, "name": name, "codes": codes, "seats": seats}
+        yield {"base": base, "secret": secret, "lib": lib, "name": name, "codes": codes, "seats": seats, "env": env}
     finally:
         proc.terminate()
         try:
@@ -337,13 +337,19 @@ def test_trainee_logs_in_sees_the_ticket_uses_the_screen_and_resolves(server, br
     by_id(d, "note-text").send_keys("moved the download to the share after asking the user")
     by_id(d, "add-note").click()
     wait(d, lambda d: "asking the user" in by_id(d, "history").text, what="the second note")
+    # the CLI at the same time as the web app, on the same database: its note shows up in the page
+    out = subprocess.run([sys.executable, "-m", "labctl.cli.main", "ticket", "note", name, seat,
+                          "called the user back: the report saves again", "--kind", "communication",
+                          "--by", "Ann Lee"], env=server["env"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    wait(d, lambda d: "called the user back" in by_id(d, "history").text, 30, "the CLI's note in the page")
     by_id(d, "resolution").send_keys("freed the disk; the user saved the report again")
     by_id(d, "resolve").click()
     wait(d, lambda d: by_id(d, "t-outcome").text == "passed", 240, "the outcome 'passed'")
     assert by_id(d, "t-state").text.lower() == "resolved"
     shot(d, "04-trainee-resolved.png")
     v = lib.ticket(name, seat)
-    assert v.ticket.outcome == "passed" and [e.actor for e in v.events if e.kind == "note"] == ["Ann Lee"] * 2
+    assert v.ticket.outcome == "passed" and [e.actor for e in v.events if e.kind == "note"] == ["Ann Lee"] * 3
     timing(f"trainee flow: {time.monotonic() - t0:.1f} s\n")
 
 
