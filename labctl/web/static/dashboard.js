@@ -20,7 +20,7 @@
   function card(seat) {
     if (cards[seat]) return cards[seat];
     const c = el("article", { "class": "seat", "data-seat": seat, id: "seat-" + seat });
-    const img = el("img", { "class": "thumb", alt: "screen of " + seat });
+    const img = el("img", { "class": "thumb", alt: "", title: "screen of " + seat });
     const f = (cls) => el("div", { "class": cls });
     const parts = { img, title: f("title"), people: f("people"), fault: f("fault"), ticket: f("ticket"),
                     clock: f("clock"), check: f("check"), job: f("job"), problem: f("problem") };
@@ -95,6 +95,17 @@
   }
 
   $("check-all").addEventListener("click", () => action("check", {}));
+  $("new-codes").addEventListener("click", async () => {
+    if (!confirm("Make new access codes for every trainee? The old ones stop working.")) return;
+    showError("");
+    try {
+      const data = await api("POST", `${base}/codes`, {});
+      $("codes").replaceChildren(el("tr", {}, el("th", {}, "Trainee"), el("th", {}, "Code")),
+        ...Object.entries(data.codes).map(([who, code]) => el("tr", {}, el("td", {}, who), el("td", { "class": "code" }, code))));
+      $("portal-url").textContent = `${location.origin}/?session=${session}`;
+      $("codes-card").hidden = false;
+    } catch (e) { showError(e.message); }
+  });
   $("extend-all").addEventListener("click", () => action("extend", { minutes: parseInt($("extend-min").value, 10) }));
   setInterval(tick, 1000);
   setInterval(refresh, 3000);
