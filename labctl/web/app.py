@@ -241,11 +241,11 @@ class Web:
             return ws
 
         async def to_browser():
-            while True:
-                data = await reader.read(65536)
-                if not data:
-                    break
-                await ws.send_bytes(data)
+            try:
+                while data := await reader.read(65536):
+                    await ws.send_bytes(data)
+            except (ConnectionError, OSError, RuntimeError):
+                pass  # the browser or the VNC server went away
             await ws.close()
 
         pump = asyncio.create_task(to_browser())

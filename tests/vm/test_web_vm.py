@@ -471,8 +471,18 @@ def test_dashboard_lists_every_seat_and_follows_a_check_and_a_reset(server, brow
     wait(d, lambda d: d.find_element(By.ID, f"seat-{other}").get_attribute("data-thumb") == "ok", 30, "thumbnail")
     shot(d, "09-dashboard-after-reset.png")
 
+    # new access codes from the dashboard: shown once, and the trainee's older login ends
+    ann_cookie = f"{TRAINEE_COOKIE}={server['ann'].get_cookie(TRAINEE_COOKIE)['value']}"
+    assert http(server, "GET", f"/api/s/{name}/seat/{own}/ticket", cookie=ann_cookie) == 200
+    by_id(d, "new-codes").click()
+    wait(d, lambda d: by_id(d, "codes-card").is_displayed(), 30, "the new codes")
+    rows = [r.text for r in d.find_elements(By.CSS_SELECTOR, "#codes td.code")]
+    assert len(rows) == 2 and all(len(c) == 14 for c in rows), rows
+    assert http(server, "GET", f"/api/s/{name}/seat/{own}/ticket", cookie=ann_cookie) == 401
+    shot(d, "10-dashboard-new-codes.png")
+
     # the report, from the dashboard's link
     d.get(f"{server['base']}/instructor/s/{name}/report.html")
     assert "Ann Lee" in d.page_source and "Bob Roy" in d.page_source
-    shot(d, "10-report.png")
+    shot(d, "11-report.png")
     timing(f"instructor flow: {time.monotonic() - t0:.1f} s\n")
