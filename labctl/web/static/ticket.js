@@ -25,7 +25,7 @@
         ? ` (functional ${e.data.functional}, data ${e.data.integrity}, security ${e.data.security})` : "";
       return el("li", { "class": "ev ev-" + e.kind, "data-kind": e.kind },
         el("time", {}, e.at.slice(11, 19)), " ", el("b", {}, e.actor), " ",
-        e.kind + (e.note_kind ? " (" + e.note_kind + ")" : ""), ": ", e.text + groups);
+        e.kind + (e.note_kind ? " (" + e.note_kind + ")" : ""), (e.text || groups) ? ": " + e.text + groups : "");
     }));
   }
 
