@@ -354,6 +354,17 @@ def test_instructor_dashboard_and_actions(lab):
         view = lib.ticket("c1", "c1-01")
         assert view.ticket.subject.startswith(one["fault"]) and view.events[-1].kind == "new-problem"
         assert len(view.events) == notes_before + 1
+        # the same fault again on the other seat: its ticket stays as it was
+        same = lib.status("c1")[1]
+        r = await client.post("/api/instructor/s/c1/reset", json={"seat": "c1-02"}, cookies=boss, headers=h)
+        job = await r.json()
+        for _ in range(100):
+            job = await (await client.get(f"/api/instructor/jobs/{job['id']}", cookies=boss)).json()
+            if job["state"] != "running":
+                break
+            await asyncio.sleep(0.05)
+        assert job["state"] == "done" and engine.injected[-1] == ("c1-02", same.fault, same.variant)
+        assert lib.ticket("c1", "c1-02").events[-1].kind == "seat-reset"
         r = await client.post("/api/instructor/s/c1/check", json={}, cookies=boss, headers=h)
         assert r.status == 202
         for _ in range(100):
