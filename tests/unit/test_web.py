@@ -406,3 +406,41 @@ def test_serve_print_urls(tmp_path):
     secret = (tmp_path / "web" / "instructor.secret").read_text().strip()
     assert "http://127.0.0.1:8181/?session=demo" in r.output
     assert f"http://127.0.0.1:8181/instructor/login#{secret}" in r.output
+
+
+def test_a_second_action_on_a_busy_seat_waits_its_turn(lab):
+    """Resets run in the background; the server keeps answering, and a seat takes one action at a time."""
+    import threading
+
+    lib, seats, engine, secrets, codes, novnc = lab
+    gate = threading.Event()
+    real_inject = engine.inject
+
+    def slow_inject(*a, **kw):
+        gate.wait(10)
+        return real_inject(*a, **kw)
+
+    engine.inject = slow_inject
+    boss = {"Authorization": "Bearer " + secrets.instructor}
+
+    async def scenario(client):
+        r = await client.post("/api/instructor/s/c1/reset", json={"seat": "c1-01"}, headers=boss)
+        assert r.status == 202
+        job = await r.json()
+        st = await (await client.get("/api/instructor/s/c1/status", headers=boss)).json()  # answers meanwhile
+        assert st["seats"][0]["job"]["id"] == job["id"] and st["seats"][1]["job"] is None
+        r = await client.post("/api/instructor/s/c1/check", json={"seat": "c1-01"}, headers=boss)
+        assert r.status == 409 and "still running" in (await r.json())["error"]
+        r = await client.post("/api/instructor/s/c1/check", json={}, headers=boss)
+        assert r.status == 409  # every seat includes the busy one
+        gate.set()
+        for _ in range(100):
+            job = await (await client.get(f"/api/instructor/jobs/{job['id']}", headers=boss)).json()
+            if job["state"] != "running":
+                break
+            await asyncio.sleep(0.05)
+        assert job["state"] == "done"
+        assert (await client.post("/api/instructor/s/c1/check", json={"seat": "c1-01"}, headers=boss)).status == 202
+        return True
+
+    assert run(lab, scenario)
