@@ -54,6 +54,18 @@ def run_doctor(cfg: Config) -> list[Finding]:
         path = shutil.which(tool)
         out.append(Finding(f"tool {tool}", bool(path), path or "not found", f"apt-get install {pkg}"))
 
+    # labctl serve: noVNC from Debian's package (served by labctl itself), aiohttp and Pillow from PyPI.
+    rfb = "/usr/share/novnc/core/rfb.js"
+    out.append(Finding("noVNC (web screens)", os.path.exists(rfb), rfb if os.path.exists(rfb) else f"{rfb} missing",
+                       "apt-get install novnc", severity="warning"))
+    for mod, pkg in (("aiohttp", "aiohttp"), ("PIL", "pillow")):
+        try:
+            __import__(mod)
+            out.append(Finding(f"python {pkg} (labctl serve)", True, "importable"))
+        except ImportError:
+            out.append(Finding(f"python {pkg} (labctl serve)", False, "not installed",
+                               f"pip install {pkg} (scripts/setup.sh installs it)", severity="warning"))
+
     out.append(_virtlogd())
     domain_types = None
     try:

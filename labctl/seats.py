@@ -278,6 +278,23 @@ class SeatManager:
         return SshChannel(host=host, port=info.record.ports["ssh"], user=user,
                           key=info.folder / "id_ed25519", known_hosts=info.folder / "known_hosts")
 
+    def screenshot(self, seat: str, *, max_width: int | None = None) -> bytes:
+        """The seat's screen as PNG (scaled down to ``max_width``), from libvirt, without VNC."""
+        raw = self.backend.screenshot(self._domain(seat))
+        try:
+            from PIL import Image
+        except ImportError:
+            raise HostError("screenshots need Pillow", hint="pip install pillow (scripts/setup.sh installs it)") from None
+        import io
+
+        img = Image.open(io.BytesIO(raw))
+        img.load()
+        if max_width and img.width > max_width:
+            img = img.resize((max_width, max(1, img.height * max_width // img.width)))
+        out = io.BytesIO()
+        img.convert("RGB").save(out, "PNG")
+        return out.getvalue()
+
     def update_record(self, seat: str, **changes) -> SeatRecord:
         dom = self._domain(seat)
         rec = dataclasses.replace(self._record(dom), **changes)

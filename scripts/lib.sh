@@ -5,7 +5,10 @@ set -euo pipefail
 LABCTL_VENV=${LABCTL_VENV:-/opt/labctl/venv}
 export DEBIAN_FRONTEND=noninteractive
 HOST_PACKAGES=(qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients python3-libvirt
-               python3-venv python3-pip mmdebstrap e2fsprogs openssh-client ca-certificates)
+               python3-venv python3-pip mmdebstrap e2fsprogs openssh-client ca-certificates
+               novnc)
+# The web app's tests drive a real browser: Debian's Chromium and its WebDriver.
+TEST_PACKAGES=(chromium chromium-driver)
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -38,7 +41,7 @@ install_python() {
     log "installing labctl$extras into $LABCTL_VENV"
     "$LABCTL_VENV/bin/pip" install -q --disable-pip-version-check -e ".$extras" 2>&1 \
         | grep -v -e "^WARNING: Location 'file:" || true
-    "$LABCTL_VENV/bin/python" -c "import labctl, libvirt, ansible_runner" \
+    "$LABCTL_VENV/bin/python" -c "import labctl, libvirt, ansible_runner, aiohttp, PIL" \
         || { echo "error: the Python environment is incomplete" >&2; exit 1; }
     ln -sf "$LABCTL_VENV/bin/labctl" /usr/local/bin/labctl
 }

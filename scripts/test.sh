@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 need_root
 
-install_packages "${HOST_PACKAGES[@]}" vagrant vagrant-libvirt
+install_packages "${HOST_PACKAGES[@]}" "${TEST_PACKAGES[@]}" vagrant vagrant-libvirt
 install_python "[test]"
 start_daemons
 

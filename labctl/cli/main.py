@@ -10,8 +10,8 @@ import click
 from .. import __version__
 from ..errors import LabError
 
-# Command groups, one module each under labctl.cli; a group is added by listing it here.
-GROUPS = ("image", "seat", "fault", "session", "ticket", "doctor")
+# Command groups (and single commands), one module each under labctl.cli; one is added by listing it here.
+GROUPS = ("image", "seat", "fault", "session", "ticket", "serve", "doctor")
 
 
 class LabGroup(click.Group):

@@ -155,15 +155,18 @@ def check(ctx, name, seats, parallel, as_json) -> None:
 @command.command("reset-seat")
 @click.argument("name")
 @click.argument("seat")
+@click.option("--new-fault", is_flag=True,
+              help="Give the seat another fault or variant from the scenario's pool, with a new ticket.")
 @json_option
 @click.pass_context
-def reset_seat(ctx, name, seat, as_json) -> None:
+def reset_seat(ctx, name, seat, new_fault, as_json) -> None:
     """Give SEAT its broken machine back (crashed, powered off, wrecked); its ticket and notes stay."""
-    st = sessions(ctx).reset_seat(name, seat, progress=progress)
+    st = sessions(ctx).reset_seat(name, seat, new_fault=new_fault, progress=progress)
     if as_json:
         echo_json(st.as_dict())
         return
-    click.echo(f"{st.seat}: {st.fault} ({st.variant}) injected again; machine {st.machine}; ticket {st.ticket_state}")
+    click.echo(f"{st.seat}: {st.fault} ({st.variant}) injected" + (" (a new fault; new ticket)" if new_fault else " again")
+               + f"; machine {st.machine}; ticket {st.ticket_state}")
     click.echo(f"give time back if needed: labctl session extend {name} MINUTES --seat {st.seat}")
 
 

@@ -1,4 +1,4 @@
-"""labctl ticket: the simulated ticket tool (what the web portal will call too)."""
+"""labctl ticket: the simulated ticket tool (the web portal, labctl serve, calls the same library)."""
 
 from __future__ import annotations
 

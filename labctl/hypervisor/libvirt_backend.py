@@ -172,6 +172,25 @@ class LibvirtBackend:
         port = int(g.get("port", "-1")) if g is not None else -1
         return port if port > 0 else None
 
+    def screenshot(self, dom) -> bytes:
+        """The guest's display as libvirt hands it over (QEMU: a PPM image); no VNC client needed."""
+        libvirt = _libvirt()
+        if not dom.isActive():
+            raise HostError(f"{dom.name()} is not running: no screen to show")
+        chunks: list[bytes] = []
+        stream = self.conn.newStream(0)
+        try:
+            dom.screenshot(stream, 0, 0)
+            stream.recvAll(lambda _st, data, buf: buf.append(data), chunks)
+            stream.finish()
+        except libvirt.libvirtError as exc:
+            try:
+                stream.abort()
+            except libvirt.libvirtError:
+                pass
+            raise HostError(f"cannot take a screenshot of {dom.name()}: {exc.get_error_message()}") from None
+        return b"".join(chunks)
+
     # -- metadata ------------------------------------------------------------
     def get_metadata(self, dom) -> str | None:
         libvirt = _libvirt()

@@ -9,6 +9,7 @@ is already there (a seat, its fault, its ticket, the trainees' notes) is kept.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -87,6 +88,9 @@ class SeatStatus:
     outcome: str
     last_check: str
     problem: str  # what is wrong with the seat, in words, with the command that fixes it
+    last_check_at: str = ""
+    deadline: str | None = None  # the seat's time limit (session limit + extensions), UTC
+    mode: str = "remote"
 
     def as_dict(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -472,6 +476,15 @@ class Sessions:
                     return TraineeRow.of(r), r["seat"]
         return None
 
+    def trainee(self, name: str, trainee: str) -> tuple[TraineeRow, str] | None:
+        """A trainee of the session by name (and their seat), or None: lets a login check it is still valid."""
+        with self.db.read() as conn:
+            s = self.get(name, conn)
+            r = conn.execute("SELECT trainees.*, seats.name AS seat FROM trainees JOIN seats ON seats.id = "
+                             "trainees.seat_id WHERE trainees.session_id = ? AND trainees.name = ?",
+                             (s.id, trainee)).fetchone()
+        return (TraineeRow.of(r), r["seat"]) if r is not None else None
+
     def access(self, name: str, seat_ref: str) -> dict[str, Any]:
         """What the trainees of a seat are given: nothing of the machine in phone mode."""
         with self.db.read() as conn:
@@ -495,6 +508,21 @@ class Sessions:
         if ssh_port:
             out["ssh"] = f"{host}:{ssh_port}"
         return out
+
+    def console(self, name: str, seat_ref: str) -> dict[str, Any]:
+        """Where a seat's screen is (VNC host, port, password), in any mode: for the instructor's tools and
+        for the web app, which decides who may use it (the instructor always; a trainee for their own seat
+        in remote mode)."""
+        with self.db.read() as conn:
+            s = self.get(name, conn)
+            seat = self._seat(conn, s, seat_ref)
+        info = self.seats.info(seat.name)
+        if not info.vnc_port:
+            raise SessionError(f"seat {seat.name} has no screen now (the machine is {info.status})",
+                               hint=f"labctl session reset-seat {s.name} {seat.name}")
+        host = "127.0.0.1" if info.record.listen in ("0.0.0.0", "::") else info.record.listen
+        return {"seat": seat.name, "mode": s.mode, "host": host, "port": info.vnc_port,
+                "password": info.credentials.vnc_password if info.credentials else ""}
 
     # -- status, checks, seats --------------------------------------------------------------
     def status(self, name: str) -> list[SeatStatus]:
@@ -522,7 +550,8 @@ class Sessions:
                 progress=r.progress, error=r.error, machine=machine, ticket_state=ticket.state if ticket else "-",
                 priority=ticket.priority if ticket else "-", due=due.isoformat(timespec="seconds") if due else None,
                 outcome=ticket.outcome if ticket else "", last_check=check.status if check else "",
-                problem=problem))
+                problem=problem, last_check_at=check.at if check else "",
+                deadline=_iso(s.deadline(r.extra_min)), mode=s.mode))
         return out
 
     def _due(self, s: SessionRow, seat: SeatRow, t: TicketRow | None) -> datetime | None:
@@ -567,14 +596,30 @@ class Sessions:
                 out[r.name] = report if report is not None else why
         return out
 
-    def reset_seat(self, name: str, seat_ref: str, *, progress: Progress | None = None) -> SeatStatus:
-        """Back to the same broken machine (crashed, powered off, or wrecked by the trainee); the ticket stays."""
+    def reset_seat(self, name: str, seat_ref: str, *, new_fault: bool = False,
+                   progress: Progress | None = None) -> SeatStatus:
+        """Back to the same broken machine (crashed, powered off, or wrecked by the trainee); the ticket stays.
+
+        With ``new_fault`` the seat gets another fault (or variant) from the scenario's pool
+        instead, and its ticket is replaced by the new problem's (same number, history kept).
+        """
         say = progress or (lambda _m: None)
         with self.db.read() as conn:
             s = self.get(name, conn)
             seat = self._seat(conn, s, seat_ref)
+            others = {(r.fault, r.variant) for r in self._seat_rows(conn, s) if r.id != seat.id}
+            redraws = conn.execute("SELECT COUNT(*) FROM events WHERE session_id = ? AND seat = ? AND kind = "
+                                   "'new-fault'", (s.id, seat.name)).fetchone()[0]
         if s.state == "destroyed":
             raise SessionError(f"session '{name}' was destroyed")
+        old = seat
+        if new_fault:
+            if s.state != "open" or not seat.reached("ticket-issued"):
+                raise SessionError(f"seat {seat.name}: a new fault needs an open session and a seat that is ready "
+                                   f"(session {s.state}, seat {seat.progress})",
+                                   hint=f"reset it with its own fault: labctl session reset-seat {name} {seat.name}")
+            d = self._redraw(s, seat, others, redraws)
+            seat = dataclasses.replace(seat, fault=d.fault, variant=d.variant, seed=d.seed)
         machine = self._machine(seat.name)
         if machine in ("missing", "half-made"):
             say(f"seat {seat.name}: the machine is gone; making it again")
@@ -583,16 +628,51 @@ class Sessions:
             say(f"seat {seat.name}: back to pristine")
             self.seats.reset(seat.name)
         self.engine.inject(seat.name, seat.fault, seed=seat.seed, variant=seat.variant, progress=say)
+        ticket = self.engine.ticket(seat.name, s.lang) if new_fault else None
         with self.db.write() as conn:
             conn.execute("UPDATE seats SET error = '', updated = ? WHERE id = ?", (now(), seat.id))
-            self._event(conn, s, "reset-seat", f"{seat.name}: reset and {seat.fault} ({seat.variant}) injected "
-                                              f"again (machine was {machine})", seat.name)
             t = self._ticket_row(conn, seat.id)
-            if t is not None:
-                self._ticket_event(conn, t, "instructor", "seat-reset", text=f"machine reset (was {machine})")
+            if new_fault:
+                # Recorded only once the new fault is in: a reset that fails halfway leaves the old plan,
+                # and running it again converges.
+                conn.execute("UPDATE seats SET fault = ?, variant = ?, seed = ? WHERE id = ?",
+                             (seat.fault, seat.variant, seat.seed, seat.id))
+                self._event(conn, s, "new-fault", f"{seat.name}: {old.fault} ({old.variant}) replaced by "
+                                                  f"{seat.fault} ({seat.variant}) (machine was {machine})", seat.name)
+                if t is not None:
+                    stamp = now()
+                    conn.execute("UPDATE tickets SET fault = ?, lang = ?, subject = ?, body = ?, impact = ?, "
+                                 "urgency = ?, priority = ?, state = 'new', opened = ?, acknowledged = NULL, "
+                                 "closed = NULL, resolution = '', escalation_json = '', outcome = '' WHERE id = ?",
+                                 (seat.fault, ticket.lang, ticket.subject, ticket.body, ticket.impact, ticket.urgency,
+                                  ticket.priority, stamp, t.id))
+                    # What the trainee sees in the history names the new problem, never a cause.
+                    self._ticket_event(conn, t, "instructor", "new-problem", text=ticket.subject,
+                                       data={"previous": {"subject": t.subject, "state": t.state,
+                                                          "outcome": t.outcome, "priority": t.priority}})
+            else:
+                self._event(conn, s, "reset-seat", f"{seat.name}: reset and {seat.fault} ({seat.variant}) injected "
+                                                  f"again (machine was {machine})", seat.name)
+                if t is not None:
+                    self._ticket_event(conn, t, "instructor", "seat-reset", text=f"machine reset (was {machine})")
         if not seat.reached("ticket-issued"):
             self._converge(s, self._reload(seat), say)
         return next(st for st in self.status(name) if st.seat == seat.name)
+
+    def _redraw(self, s: SessionRow, seat: SeatRow, others: set[tuple[str, str]], redraws: int):
+        """Another fault or variant for a seat, from the scenario's pool, reproducible from the session's seed."""
+        from .planning import SeatDraw, _rng, seat_seed
+
+        pool = s.scenario.resolve_pool(self.catalog)
+        combos = [(f.id, v.id) for f in sorted(pool, key=lambda f: f.id) for v in f.variants
+                  if (f.id, v.id) != (seat.fault, seat.variant)]
+        if not combos:
+            raise SessionError(f"scenario {s.scenario.name} has no other fault or variant to give {seat.name}",
+                               hint=f"reset it with its own fault: labctl session reset-seat {s.name} {seat.name}")
+        unused = [c for c in combos if c not in others]
+        rng = _rng(s.seed, "redraw", seat.idx, redraws)
+        fault, variant = rng.choice(unused or combos)
+        return SeatDraw(fault, variant, seat_seed(s.seed * 1000 + redraws + 1, seat.idx))
 
     def extend(self, name: str, minutes: int, seat_ref: str | None = None) -> SessionRow:
         """More time: the time limit and the SLA clocks move by MINUTES (one seat, or the whole class)."""
@@ -864,6 +944,10 @@ class Sessions:
                                       level=level, families=tuple(fams), competencies=tuple(cps), ticket=ticket,
                                       last_check=last, grade=grade(self._grade_input(conn, s, seat))))
         return s, out
+
+
+def _iso(d: datetime | None) -> str | None:
+    return d.isoformat(timespec="seconds") if d else None
 
 
 def utcnow() -> datetime:

@@ -89,11 +89,12 @@ class TraineeRow:
     pair: str
     line: int
     has_code: bool
+    code_set: str | None = None  # when the current access code was made (a new code ends older logins)
 
     @classmethod
     def of(cls, r: sqlite3.Row) -> "TraineeRow":
         return cls(id=r["id"], seat_id=r["seat_id"], name=r["name"], email=r["email"], pair=r["pair"],
-                   line=r["line"], has_code=bool(r["code_hash"]))
+                   line=r["line"], has_code=bool(r["code_hash"]), code_set=r["code_set"])
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,8 @@ class FakeSeats:
         self.created: list[str] = []
         self.lock = threading.Lock()
         self.fail_create: set[str] = set()
+        self.vnc_port = 5901
+        self.screenshots: list[str] = []
 
     def warm_up(self, image=None, *, progress=None):
         return None
@@ -65,7 +67,13 @@ class FakeSeats:
         creds = SimpleNamespace(vnc_password="vncpw123", user_password="u-p-w", support_password="supportpw")
         rec = SimpleNamespace(state="ready", image="workstation", image_digest="d1g3st", listen="127.0.0.1",
                               ports={"ssh": 43022})
-        return SimpleNamespace(name=name, status=self.machines[name], record=rec, vnc_port=5901, credentials=creds)
+        return SimpleNamespace(name=name, status=self.machines[name], record=rec,
+                               vnc_port=self.vnc_port if self.machines[name] == "running" else None, credentials=creds)
+
+    def screenshot(self, name, *, max_width=None):
+        self.info(name)
+        self.screenshots.append(name)
+        return b"\x89PNG\r\n\x1a\n" + name.encode()  # enough for routing tests; real ones: tests/vm/test_web_vm.py
 
     def list(self):
         return [self.info(n) for n in sorted(self.machines)]

@@ -404,3 +404,65 @@ def test_cli_unknown_scenario_session_and_bad_scenario(runner):
     assert res.exit_code == 0 and "no sessions" in res.output
     res = r.invoke(cli, ["ticket", "escalate", "nosuch", "1", "--observed", "x"])
     assert res.exit_code == 2 and "--tried" in res.output
+
+
+# -- what the web app needs from the library ------------------------------------------------
+def test_reset_seat_with_a_new_fault_replaces_the_ticket_and_keeps_its_history(lab):
+    lib, seats, engine, tmp = lab
+    res, _ = made(lab)
+    before = {st.seat: (st.fault, st.variant) for st in res.seats}
+    lib.acknowledge("c1", "c1-01")
+    lib.note("c1", "c1-01", "diagnosis", "looked at it")
+    engine.fix("c1-01")
+    lib.resolve("c1", "c1-01", resolution="done")
+    old = lib.ticket("c1", "c1-01")
+    st = lib.reset_seat("c1", "c1-01", new_fault=True)
+    assert (st.fault, st.variant) != before["c1-01"]
+    assert (st.fault, st.variant) not in {before["c1-02"], before["c1-03"]}  # the pool has unused ones
+    assert engine.state["c1-01"].fault == st.fault and engine.state["c1-01"].variant == st.variant
+    view = lib.ticket("c1", "c1-01")
+    t = view.ticket
+    assert t.number == old.ticket.number and t.state == "new" and t.outcome == "" and t.resolution == ""
+    assert t.subject == f"{st.fault} trouble (en)" and t.opened > old.ticket.opened
+    assert [e.kind for e in view.events][:len(old.events)] == [e.kind for e in old.events]
+    assert view.events[-1].kind == "new-problem" and st.fault not in view.events[-1].text.replace(t.subject, "")
+    assert lib.grade("c1", "c1-01").c1.status != "pass"  # the new problem is not solved yet
+    # reproducible: the same session seed and count of redraws give the same draw
+    with lib.db.read() as conn:
+        s = lib.get("c1", conn)
+        seat = lib._seat(conn, s, "c1-02")
+    assert lib._redraw(s, seat, set(), 0) == lib._redraw(s, seat, set(), 0)
+    # a closed session keeps its faults
+    lib.close("c1")
+    with pytest.raises(SessionError):
+        lib.reset_seat("c1", "c1-02", new_fault=True)
+
+
+def test_status_tells_time_left_and_when_the_last_check_ran(lab):
+    lib, seats, engine, tmp = lab
+    made(lab)
+    st = lib.status("c1")
+    assert all(r.deadline and r.last_check == "" and r.last_check_at == "" for r in st)
+    lib.extend("c1", 15, "c1-02")
+    lib.check("c1", ["c1-02"])
+    st = {r.seat: r for r in lib.status("c1")}
+    assert datetime.fromisoformat(st["c1-02"].deadline) - datetime.fromisoformat(st["c1-01"].deadline) \
+        == timedelta(minutes=15)
+    assert st["c1-02"].last_check == "fail" and st["c1-02"].last_check_at
+    assert st["c1-02"].as_dict()["mode"] == "remote"
+
+
+def test_trainee_lookup_and_console(lab):
+    lib, seats, engine, tmp = lab
+    res, _ = made(lab)
+    tr, seat = lib.trainee("c1", "Bob Roy")
+    assert seat == "c1-02" and tr.code_set
+    assert lib.verify_code("c1", res.codes["Bob Roy"])[0].code_set == tr.code_set
+    lib.issue_codes("c1", "Bob Roy")
+    assert lib.trainee("c1", "Bob Roy")[0].code_set != tr.code_set
+    assert lib.trainee("c1", "Nobody") is None
+    con = lib.console("c1", "2")
+    assert con == {"seat": "c1-02", "mode": "remote", "host": "127.0.0.1", "port": 5901, "password": "vncpw123"}
+    seats.machines["c1-02"] = "shut off"
+    with pytest.raises(SessionError):
+        lib.console("c1", "2")
