@@ -172,6 +172,19 @@ class LibvirtBackend:
         port = int(g.get("port", "-1")) if g is not None else -1
         return port if port > 0 else None
 
+    def screenshot(self, dom) -> bytes:
+        """What the guest's screen shows now, as QEMU gives it (binary PPM)."""
+        libvirt = _libvirt()
+        chunks: list[bytes] = []
+        try:
+            stream = self.conn.newStream(0)
+            dom.screenshot(stream, 0, 0)
+            stream.recvAll(lambda _st, buf, acc: acc.append(buf), chunks)
+            stream.finish()
+        except libvirt.libvirtError as exc:
+            raise HostError(f"cannot take a screenshot of {dom.name()}: {exc.get_error_message()}") from None
+        return b"".join(chunks)
+
     # -- metadata ------------------------------------------------------------
     def get_metadata(self, dom) -> str | None:
         libvirt = _libvirt()

@@ -1,0 +1,46 @@
+import struct
+import zlib
+
+import pytest
+
+from labctl.errors import HostError
+from labctl.hypervisor.screen import Screen
+
+
+def ppm(width, height, pixels, comment=b""):
+    return b"P6\n" + comment + f"{width} {height}\n255\n".encode() + pixels
+
+
+def test_reads_qemu_ppm_counts_colours_and_differences():
+    a = Screen.from_ppm(ppm(2, 2, bytes([0, 0, 0, 255, 0, 0, 0, 0, 0, 1, 2, 3]), b"# qemu\n"))
+    assert (a.width, a.height) == (2, 2)
+    assert a.colours() == 3
+    b = Screen.from_ppm(ppm(2, 2, bytes([0, 0, 0, 255, 0, 0, 9, 9, 9, 1, 2, 3])))
+    assert a.differing_pixels(b) == 1
+    assert a.differing_pixels(a) == 0
+    assert a.differing_pixels(Screen.from_ppm(ppm(1, 1, b"\0\0\0"))) == 4
+
+
+def test_png_round_trips_the_pixels():
+    s = Screen(3, 2, bytes(range(18)))
+    data = s.png()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    pos, idat, ihdr = 8, b"", b""
+    while pos < len(data):
+        (length,), kind = struct.unpack(">I", data[pos:pos + 4]), data[pos + 4:pos + 8]
+        body = data[pos + 8:pos + 8 + length]
+        assert struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])[0] == zlib.crc32(kind + body)
+        if kind == b"IHDR":
+            ihdr = body
+        if kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    assert struct.unpack(">II", ihdr[:8]) == (3, 2)
+    raw = zlib.decompress(idat)
+    assert raw == b"\0" + bytes(range(9)) + b"\0" + bytes(range(9, 18))
+
+
+@pytest.mark.parametrize("data", [b"P5\n1 1\n255\n\0", b"P6\n2 2\n255\n\0\0\0", b"P6\n"])
+def test_bad_ppm_is_a_clear_error(data):
+    with pytest.raises(HostError):
+        Screen.from_ppm(data)
