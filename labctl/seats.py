@@ -314,7 +314,7 @@ class SeatManager:
         if not dom.isActive():
             raise LabError(f"seat '{seat}' is not running; it has no screen to show",
                            hint=f"labctl seat start {seat}")
-        return Screen.from_ppm(self.backend.screenshot(dom))
+        return Screen.from_bytes(self.backend.screenshot(dom))
 
     def update_record(self, seat: str, **changes) -> SeatRecord:
         dom = self._domain(seat)

@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 need_root
 
-# freerdp2-x11: the desktop VM tests log in over RDP from the host (xfreerdp /auth-only).
-install_packages "${HOST_PACKAGES[@]}" vagrant vagrant-libvirt freerdp2-x11
+# freerdp2-x11 and xvfb: the desktop VM tests log in over RDP from the host (xfreerdp under Xvfb).
+install_packages "${HOST_PACKAGES[@]}" vagrant vagrant-libvirt freerdp2-x11 xvfb xauth
 install_python "[test]"
 start_daemons
 
