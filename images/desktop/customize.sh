@@ -23,7 +23,7 @@ in_root systemctl enable xrdp.service xrdp-sesman.service
 
 # alex's desktop: the usual folders with launchers, and Documents on the desktop.
 install -d "$root/home/alex/Desktop"
-for app in thunar mousepad firefox-esr atril; do
+for app in thunar org.xfce.mousepad firefox-esr atril; do
     [ -f "$root/usr/share/applications/$app.desktop" ] || continue
     install -m 755 "$root/usr/share/applications/$app.desktop" "$root/home/alex/Desktop/$app.desktop"
 done
@@ -35,6 +35,12 @@ if [ -f "$root/etc/xdg/xfce4/panel/default.xml" ]; then
     install -D -m 644 "$root/etc/xdg/xfce4/panel/default.xml" \
         "$root/etc/xdg/xfce4/xfconf/xfce-perchannel-xml/xfce4-panel.xml"
 fi
+
+# No compositing: after a seat is restored from saved memory (warm start, reset) the
+# compositor waits for a frame timing that never comes and the screen stays black
+# until it is turned off. It also costs CPU under software emulation.
+sed -i 's/^use_compositing=.*/use_compositing=false/' "$root/usr/share/xfwm4/defaults"
+grep -qx 'use_compositing=false' "$root/usr/share/xfwm4/defaults"
 
 # No screen lock or blanking in a lab seat; no first-run panel question.
 rm -f "$root/etc/xdg/autostart/light-locker.desktop" "$root/etc/xdg/autostart/xscreensaver.desktop"

@@ -44,3 +44,52 @@ def test_png_round_trips_the_pixels():
 def test_bad_ppm_is_a_clear_error(data):
     with pytest.raises(HostError):
         Screen.from_ppm(data)
+
+
+def _png(width, height, rows, colour=2):
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, colour, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"".join(rows))) + chunk(b"IEND", b"")
+
+
+def _filter(ftype, line, prev, bpp):
+    out = bytearray()
+    for i, x in enumerate(line):
+        a = line[i - bpp] if i >= bpp else 0
+        b = prev[i]
+        c = prev[i - bpp] if i >= bpp else 0
+        if ftype == 0:
+            pred = 0
+        elif ftype == 1:
+            pred = a
+        elif ftype == 2:
+            pred = b
+        elif ftype == 3:
+            pred = (a + b) >> 1
+        else:
+            p = a + b - c
+            pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+            pred = a if pa <= pb and pa <= pc else b if pb <= pc else c
+        out.append((x - pred) & 0xFF)
+    return bytes([ftype]) + bytes(out)
+
+
+@pytest.mark.parametrize("colour,bpp", [(2, 3), (6, 4)])
+def test_reads_qemu_png_with_every_row_filter(colour, bpp):
+    width, height = 4, 5
+    lines = [bytes((7 * x + 31 * y + 5 * k) % 256 for x in range(width) for k in range(bpp)) for y in range(height)]
+    prev, rows = bytes(width * bpp), []
+    for y, line in enumerate(lines):
+        rows.append(_filter(y % 5, line, prev, bpp))
+        prev = line
+    s = Screen.from_bytes(_png(width, height, rows, colour))
+    want = b"".join(line[i:i + 3] for line in lines for i in range(0, len(line), bpp))
+    assert (s.width, s.height, s.rgb) == (width, height, want)
+    assert Screen.from_bytes(s.png()).rgb == want  # what we write, we read
+
+
+def test_png_of_another_kind_is_a_clear_error():
+    with pytest.raises(HostError):
+        Screen.from_bytes(_png(1, 1, [b"\0\0"], colour=0))
