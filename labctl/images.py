@@ -37,7 +37,12 @@ RECIPE_FIELDS = {
     "hooks": list,
     "overlay": str,
     "extends": str,
+    "services": list,
+    "min_memory_mib": int,
 }
+# What a seat of the image can be reached by; every image has SSH and the VNC console.
+SERVICES = ("ssh", "vnc", "rdp")
+DEFAULT_SERVICES = ("ssh", "vnc")
 REQUIRED = ("name", "description")
 
 Progress = Callable[[str], None]
@@ -55,6 +60,13 @@ class Recipe:
     hooks: tuple[Path, ...]
     overlays: tuple[Path, ...]
     folders: tuple[Path, ...]
+    services: tuple[str, ...] = DEFAULT_SERVICES
+    min_memory_mib: int = 0
+
+    @property
+    def graphical(self) -> bool:
+        """A desktop image: the user is logged in on screen and RDP opens sessions."""
+        return "rdp" in self.services
 
     def digest(self) -> str:
         """Hash of everything that decides the image's content."""
@@ -113,9 +125,16 @@ def _raw_recipe(images_dir: Path, name: str) -> tuple[Path, dict]:
             raise ConfigError(f"{path}: missing field '{key}'")
     if data["name"] != name:
         raise ConfigError(f"{path}: field 'name': must be the folder name {name!r}")
-    for key in ("packages", "hooks"):
+    for key in ("packages", "hooks", "services"):
         if not all(isinstance(v, str) and v for v in data.get(key, [])):
             raise ConfigError(f"{path}: field '{key}': expected a list of strings")
+    for i, svc in enumerate(data.get("services", [])):
+        if svc not in SERVICES:
+            raise ConfigError(f"{path}: field 'services[{i}]': unknown service {svc!r}",
+                              hint="known: " + ", ".join(SERVICES))
+    if "services" in data and not {"ssh", "vnc"} <= set(data["services"]):
+        raise ConfigError(f"{path}: field 'services': ssh and vnc are always there; list them too",
+                          hint="labctl checks seats over SSH and shows their screen over VNC")
     return folder, data
 
 
@@ -148,6 +167,9 @@ def load_recipe(images_dir: Path, name: str, _seen: tuple[str, ...] = ()) -> Rec
     size = inherit("disk_size_mib", 4096)
     if size < 1024:
         raise ConfigError(f"{path}: field 'disk_size_mib': at least 1024 (got {size})")
+    min_memory = inherit("min_memory_mib", 0)
+    if not 0 <= min_memory <= 65536:
+        raise ConfigError(f"{path}: field 'min_memory_mib': between 0 and 65536 (got {min_memory})")
     return Recipe(
         name=name,
         description=data["description"],
@@ -159,7 +181,17 @@ def load_recipe(images_dir: Path, name: str, _seen: tuple[str, ...] = ()) -> Rec
         hooks=(parent.hooks if parent else ()) + tuple(hooks),
         overlays=(parent.overlays if parent else ()) + tuple(overlays),
         folders=(parent.folders if parent else ()) + (folder,),
+        services=tuple(inherit("services", DEFAULT_SERVICES)),
+        min_memory_mib=min_memory,
     )
+
+
+def lineage(images_dir: Path, name: str) -> tuple[str, ...]:
+    """The image and the images it extends, nearest first: ``('desktop', 'workstation')``.
+
+    A fault written for an image runs on every image that extends it.
+    """
+    return tuple(f.name for f in reversed(load_recipe(images_dir, name).folders))
 
 
 def list_recipes(images_dir: Path) -> list[str]:

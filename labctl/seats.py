@@ -38,7 +38,9 @@ from .ports import allocate, port_is_free, state_lock
 GOLDEN_VERSION = "2"
 SEAT_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 DOMAIN_PREFIX = "labctl-"
-SERVICES = ("ssh", "rdp")
+# Services reached through a forwarded host port, when the image has them (image.yaml
+# `services`); the VNC console is QEMU's own display and gets its port from libvirt.
+FORWARDED = ("ssh", "rdp")
 GUEST_PORTS = {"ssh": 22, "rdp": 3389}
 DESKTOP_USER = "alex"
 SUPPORT_USER = "support"
@@ -209,6 +211,32 @@ def render_domain_xml(*, seat: str, accel: str, image: images.BuiltImage, disk: 
     )
 
 
+DESKTOP_READY = (
+    # The user's XFCE session runs on the machine's screen (lightdm autologin on :0),
+    # its desktop is drawn, and xrdp accepts RDP connections.
+    "pid=$(pgrep -u alex -x xfce4-session | head -n1); [ -n \"$pid\" ] || exit 1; "
+    "tr '\\0' '\\n' < /proc/$pid/environ | grep -qx 'DISPLAY=:0' || exit 2; "
+    "pgrep -u alex -x xfdesktop >/dev/null || exit 3; pgrep -u alex -x xfce4-panel >/dev/null || exit 4; "
+    "systemctl is-active --quiet xrdp || exit 5"
+)
+
+
+def wait_for_desktop(agent, *, deadline: float, what: str) -> None:
+    """Wait until the user's graphical session is up (desktop images)."""
+    waited = False
+    while True:
+        res = agent.sh(DESKTOP_READY, timeout=20)
+        if res.ok:
+            if waited:
+                time.sleep(5)  # xfdesktop draws the wallpaper and icons a moment after it starts
+            return
+        waited = True
+        if time.monotonic() > deadline:
+            raise GuestError(f"{what}: the user's desktop session did not start (step {res.rc})",
+                             hint="see /var/log/lightdm/ and ~alex/.xsession-errors in the guest")
+        time.sleep(2)
+
+
 def random_mac() -> str:
     return "52:54:00:" + ":".join(f"{b:02x}" for b in secrets.token_bytes(3))
 
@@ -295,6 +323,16 @@ class SeatManager:
         img.convert("RGB").save(out, "PNG")
         return out.getvalue()
 
+    def screen(self, seat: str):
+        """The seat's screen as the user (and the VNC console) sees it now: a :class:`Screen`."""
+        from .hypervisor.screen import Screen
+
+        dom = self._domain(seat)
+        if not dom.isActive():
+            raise LabError(f"seat '{seat}' is not running; it has no screen to show",
+                           hint=f"labctl seat start {seat}")
+        return Screen.from_bytes(self.backend.screenshot(dom))
+
     def update_record(self, seat: str, **changes) -> SeatRecord:
         dom = self._domain(seat)
         rec = dataclasses.replace(self._record(dom), **changes)
@@ -313,6 +351,8 @@ class SeatManager:
         validate_seat_name(seat)
         image = image or self.cfg.default_image
         built = images.find_built(self.cfg, image)
+        recipe = images.load_recipe(self.cfg.images_dir, image)
+        memory = self.memory_mib(image)
         accel = self.accel()
         folder = self.folder(seat)
         started = time.monotonic()
@@ -334,7 +374,7 @@ class SeatManager:
                 shutil.rmtree(folder)
             self._check_disk_space()
             used = {p for s in self.list() for p in s.record.ports.values()}
-            ports = allocate(SERVICES, used, self.cfg.port_min, self.cfg.port_max,
+            ports = allocate([s for s in FORWARDED if s in recipe.services], used, self.cfg.port_min, self.cfg.port_max,
                              lambda p: port_is_free(self.cfg.listen, p))
             creds = Credentials.generate()
             record = SeatRecord(name=seat, state="creating", image=built.name, image_digest=built.digest,
@@ -355,7 +395,7 @@ class SeatManager:
                                         console_log=folder / "console.log", listen=self.cfg.listen,
                                         ports=ports, vnc_password=creds.vnc_password,
                                         mac=golden.mac if golden else random_mac(),
-                                        memory_mib=self.cfg.seat_memory_mib, vcpus=self.cfg.seat_vcpus,
+                                        memory_mib=memory, vcpus=self.cfg.seat_vcpus,
                                         record=record)
                 dom = self.backend.define(xml)
             except BaseException:
@@ -378,6 +418,9 @@ class SeatManager:
             say(f"seat {seat}: guest agent up after {waited:.1f} s; personalising")
             self._personalise(seat, dom, creds, new_identity=golden is not None)
             wait_for_ssh(self._ssh_host(), ports["ssh"], timeout=60)
+            if recipe.graphical:
+                wait_for_desktop(self.backend.agent(dom), deadline=started + self.cfg.boot_timeout + 60,
+                                 what=f"seat {seat}")
             say(f"seat {seat}: saving the pristine state")
             self._save_pristine(seat, dom, dataclasses.replace(
                 record, state="ready", pristine=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
@@ -391,6 +434,11 @@ class SeatManager:
             raise
         say(f"seat {seat}: ready in {time.monotonic() - started:.1f} s")
         return self.info(seat)
+
+    def memory_mib(self, image: str | None = None) -> int:
+        """A seat's memory: the configured size, or more if the image needs it (image.yaml min_memory_mib)."""
+        recipe = images.load_recipe(self.cfg.images_dir, image or self.cfg.default_image)
+        return max(self.cfg.seat_memory_mib, recipe.min_memory_mib)
 
     def warm_up(self, image: str | None = None, *, progress: Progress | None = None) -> "Golden | None":
         """Make sure the image's warm state exists (seat create does this on first use)."""
@@ -406,8 +454,10 @@ class SeatManager:
         hash, domain template, memory, vCPUs, acceleration); made on first use.
         """
         tmpl = (Path(__file__).parent / "templates" / "domain.xml.j2").read_bytes()
+        memory = self.memory_mib(built.name)
+        recipe = images.load_recipe(self.cfg.images_dir, built.name)
         key = hashlib.sha256(b"\0".join([GOLDEN_VERSION.encode(), built.digest.encode(), tmpl, accel.encode(),
-                                         str(self.cfg.seat_memory_mib).encode(), str(self.cfg.seat_vcpus).encode()])
+                                         str(memory).encode(), str(self.cfg.seat_vcpus).encode()])
                              ).hexdigest()[:12]
         final = self.cfg.cache_dir / "warm" / built.name / key
         golden = Golden.load(final)
@@ -435,7 +485,7 @@ class SeatManager:
                 xml = render_domain_xml(seat=name, accel=accel, image=built, disk=work / "golden.qcow2",
                                         console_log=work / "console.log", listen="127.0.0.1", ports={},
                                         vnc_password=secrets.token_hex(4), mac=mac,
-                                        memory_mib=self.cfg.seat_memory_mib, vcpus=self.cfg.seat_vcpus, record=record)
+                                        memory_mib=memory, vcpus=self.cfg.seat_vcpus, record=record)
                 old = self.backend.lookup(domain_name(name))
                 if old is not None:
                     self.backend.undefine(old)
@@ -451,7 +501,13 @@ class SeatManager:
                 # Walk the file system once, so that every seat starts with the inodes in
                 # memory: the security baseline's scans (set-uid, world-writable) then take
                 # about a second instead of ten under emulation, after every reset too.
-                agent.run(["/bin/sh", "-c", "find / -xdev -printf '' 2>/dev/null; sync"], timeout=600)
+                agent.run(["/bin/sh", "-c", "find / -xdev -printf '' 2>/dev/null"], timeout=600)
+                if recipe.graphical:
+                    # A desktop image is saved with the user's session on screen and xrdp
+                    # listening, so that every warm seat starts logged in.
+                    wait_for_desktop(agent, deadline=time.monotonic() + self.cfg.boot_timeout,
+                                     what=f"image {built.name}")
+                agent.run(["sync"], timeout=30)
                 self.backend.save(dom, str(work / "golden.save"))
                 self.backend.undefine(dom)
                 dom = None
@@ -505,7 +561,7 @@ class SeatManager:
     def _check_disk_space(self) -> None:
         self.cfg.state_dir.mkdir(parents=True, exist_ok=True)
         free = shutil.disk_usage(self.cfg.state_dir).free
-        need = (self.cfg.seat_memory_mib + 512) * 1024**2
+        need = (self.cfg.seat_memory_mib + 512) * 1024**2  # about; the memory is saved with the seat
         if free < need:
             raise HostError(f"only {free // 1024**2} MiB free under {self.cfg.state_dir}; a seat needs about "
                             f"{need // 1024**2} MiB", hint="free some disk space or destroy unused seats")

@@ -7,12 +7,14 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 need_root
 
-install_packages "${HOST_PACKAGES[@]}" "${TEST_PACKAGES[@]}" vagrant vagrant-libvirt
+# freerdp2-x11 and xvfb: the desktop VM tests log in over RDP from the host (xfreerdp under Xvfb).
+install_packages "${HOST_PACKAGES[@]}" "${TEST_PACKAGES[@]}" vagrant vagrant-libvirt freerdp2-x11 xvfb xauth
 install_python "[test]"
 start_daemons
 
-log "building the workstation image (cached after the first time)"
+log "building the workstation and desktop images (cached by recipe hash after the first time)"
 labctl image build workstation
+labctl image build desktop
 
 log "running the tests"
 set +e

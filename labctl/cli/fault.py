@@ -177,6 +177,7 @@ def ticket(ctx, seat, lang, as_json) -> None:
 @click.option("--all", "all_", is_flag=True, help="Test every recipe in the catalogue.")
 @click.option("--variant", "variants", multiple=True, help="Only this variant (repeatable).")
 @click.option("--seat", help="Use this existing seat (it is reset); default: a temporary seat.")
+@click.option("--image", help="Image of the temporary seat (default from config; e.g. desktop).")
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed for the drawn parameters.")
 @click.option("--no-repairs", is_flag=True, help="Skip the declared repairs and decoys.")
 @click.option("--reboots", type=click.Choice(["all", "first", "none"]), default="all", show_default=True,
@@ -186,7 +187,7 @@ def ticket(ctx, seat, lang, as_json) -> None:
 @click.option("--json-out", type=click.Path(dir_okay=False), help="Write a JSON report here.")
 @json_option
 @click.pass_context
-def test(ctx, fault_ids, all_, variants, seat, seed, no_repairs, reboots, quick, junit, json_out, as_json) -> None:
+def test(ctx, fault_ids, all_, variants, seat, image, seed, no_repairs, reboots, quick, junit, json_out, as_json) -> None:
     """Prove recipes on a real seat: healthy, inject, checks fail, fix, checks pass, repairs and decoys.
 
     Exit 0 when every recipe behaved, 10 when a recipe is wrong, 11 when the lab
@@ -198,11 +199,13 @@ def test(ctx, fault_ids, all_, variants, seat, seed, no_repairs, reboots, quick,
     if all_ == bool(fault_ids):
         raise ConfigError("give fault ids or --all, not both and not neither")
     faults = engine.catalog.all() if all_ else [engine.catalog.get(f) for f in fault_ids]
+    if seat is not None and image is not None:
+        raise ConfigError("give --seat or --image, not both", hint="an existing seat keeps the image it was made from")
     temp = None
     if seat is None:
         temp = seat = f"ft-{_secrets.token_hex(2)}"
-        progress(f"creating the test seat {seat}")
-        engine.seats.create(seat, progress=progress)
+        progress(f"creating the test seat {seat}" + (f" from image {image}" if image else ""))
+        engine.seats.create(seat, image, progress=progress)
     reports = []
     try:
         for f in faults:

@@ -24,13 +24,17 @@ def connect_text(info: SeatInfo) -> str:
     host = r.listen
     lines = [f"seat {info.name}  ({info.status}, image {r.image} {r.image_digest}, domain {info.domain})"]
     if info.vnc_port:
-        lines.append(f"  VNC console : {host}:{info.vnc_port}" + (f"   password {c.vnc_password}" if c else ""))
+        screen = "the user's live desktop" if r.ports.get("rdp") else "the machine's console"
+        lines.append(f"  VNC console : {host}:{info.vnc_port}" + (f"   password {c.vnc_password}" if c else "")
+                     + f"   ({screen})")
         lines.append(f"                e.g. vncviewer {host}::{info.vnc_port}")
     lines.append(f"  SSH         : ssh -i {info.folder}/id_ed25519 -o UserKnownHostsFile={info.folder}/known_hosts "
                  f"-p {r.ports['ssh']} support@{host}")
     if c:
         lines.append(f"  accounts    : alex (the user) / {c.user_password}    support (technician, sudo) / {c.support_password}")
-    lines.append(f"  RDP port    : {host}:{r.ports.get('rdp', '-')} (desktop images)")
+    if r.ports.get("rdp"):
+        lines.append(f"  RDP         : {host}:{r.ports['rdp']}   (a session of its own, as support or alex)")
+        lines.append(f"                e.g. xfreerdp /v:{host}:{r.ports['rdp']} /u:support /cert:ignore")
     if r.fault:
         lines.append(f"  fault       : {r.fault}")
     return "\n".join(lines)
@@ -94,6 +98,18 @@ def info(ctx, name, as_json, secrets) -> None:
         echo_json(i.as_dict(secrets_too=secrets))
     else:
         click.echo(connect_text(i) if secrets else connect_text(i.__class__(**{**i.__dict__, "credentials": None})))
+
+
+@command.command("screenshot")
+@click.argument("name")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True))
+@click.pass_context
+def screenshot(ctx, name, file) -> None:
+    """Save what seat NAME's screen shows now (the VNC console's picture) as a PNG FILE."""
+    scr = _mgr(ctx).screen(name)
+    with open(file, "wb") as fh:
+        fh.write(scr.png())
+    click.echo(f"{file}: {scr.width}x{scr.height}, {scr.colours()} colours")
 
 
 @command.command("start")

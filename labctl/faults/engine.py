@@ -185,6 +185,7 @@ class FaultEngine:
         fault = self.catalog.get(fault_id)
         d = draw(fault, new_seed() if seed is None else seed, variant)
         with self.lock(seat):
+            self._check_image(seat, fault)
             cur = self.current(seat)
             if cur is not None:
                 say(f"seat {seat}: carries {cur.fault} ({cur.state}); resetting to pristine first")
@@ -194,6 +195,19 @@ class FaultEngine:
             if checkpoint:
                 self.seats.checkpoint(seat)
             return out
+
+    def _check_image(self, seat: str, fault: Fault) -> None:
+        """A recipe runs on its image and on images that extend it (desktop extends workstation)."""
+        from .. import images
+
+        image = self.seats.info(seat).record.image
+        try:
+            ok = fault.image in images.lineage(self.cfg.images_dir, image)
+        except LabError:
+            ok = fault.image == image  # the seat's recipe is gone from images/: judge by name
+        if not ok:
+            raise FaultError(f"fault {fault.id} is written for image {fault.image}; seat {seat} runs {image}",
+                             hint=f"use a seat of image {fault.image} or of one that extends it")
 
     def _prepare(self, seat: str, fault: Fault, d: Draw, say: Progress) -> tuple[Draw, list[PlaybookResult]]:
         with self._rollback(seat, say):

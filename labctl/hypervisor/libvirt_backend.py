@@ -173,7 +173,7 @@ class LibvirtBackend:
         return port if port > 0 else None
 
     def screenshot(self, dom) -> bytes:
-        """The guest's display as libvirt hands it over (QEMU: a PPM image); no VNC client needed."""
+        """The guest's display as libvirt hands it over (QEMU 7.2: PNG; older: PPM); no VNC client needed."""
         libvirt = _libvirt()
         if not dom.isActive():
             raise HostError(f"{dom.name()} is not running: no screen to show")

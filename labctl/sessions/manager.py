@@ -243,13 +243,14 @@ class Sessions:
         validate_session_name(name)
         scen = load_scenario(scenario, self.scenarios_dir)
         skipped: dict[str, str] = {}
-        pool = scen.resolve_pool(self.catalog, skipped)
+        pool = self._image_pool(scen, scen.resolve_pool(self.catalog, skipped), skipped)
         existing = self._existing(name)
         if existing is not None:
             roster = parse_roster(roster_file)
             self._same_plan(existing, roster, scen, seed)
             return existing
-        roster = parse_roster(roster_file, max_seats=self._capacity(name), seat_memory_mib=self.cfg.seat_memory_mib)
+        memory = self._seat_memory(scen)
+        roster = parse_roster(roster_file, max_seats=self._capacity(name, memory), seat_memory_mib=memory)
         seed = secrets.randbelow(2**31) if seed is None else seed
         groups = roster.groups()
         draws = plan_faults(pool, len(groups), seed)
@@ -302,8 +303,42 @@ class Sessions:
             raise AlreadyExistsError(f"session '{s.name}' already exists with " + ", ".join(differs),
                                      hint=f"finish it with `labctl session resume {s.name}`, or pick another name")
 
-    def _capacity(self, name: str) -> int:
-        cap = host_capacity(self.cfg.seat_memory_mib)
+    def _image_pool(self, scen: Scenario, pool: list, skipped: dict[str, str]) -> list:
+        """The pool's faults that run on the scenario's image (its own, or one it extends)."""
+        from .. import images
+
+        image = scen.image or self.cfg.default_image
+        try:
+            lineage = images.lineage(self.cfg.images_dir, image)
+        except LabError as exc:
+            raise ConfigError(f"{scen.file}: field 'image': {exc.message}", hint=exc.hint) from None
+        kept = []
+        for f in pool:
+            if f.image in lineage:
+                kept.append(f)
+            elif f.id in scen.pool.faults:
+                raise ConfigError(f"{scen.file}: field 'pool.faults': fault {f.id} is written for image {f.image}, "
+                                  f"not for {image}", hint="drop it from the pool or change the scenario's image")
+            else:
+                skipped[f.id] = f"written for image {f.image}, not {image}"
+        if not kept:
+            raise ConfigError(f"{scen.file}: field 'pool': no fault of the pool runs on image {image}")
+        return kept
+
+    def _seat_memory(self, scen: Scenario) -> int:
+        """Memory of one seat of the scenario's image; a missing image is the scenario's error."""
+        from .. import images
+
+        try:
+            recipe = images.load_recipe(self.cfg.images_dir, scen.image or self.cfg.default_image)
+        except LabError as exc:
+            if scen.image is None:
+                raise
+            raise ConfigError(f"{scen.file}: field 'image': {exc.message}", hint=exc.hint) from None
+        return max(self.cfg.seat_memory_mib, recipe.min_memory_mib)
+
+    def _capacity(self, name: str, seat_memory_mib: int | None = None) -> int:
+        cap = host_capacity(seat_memory_mib or self.cfg.seat_memory_mib)
         try:
             others = [i for i in self.seats.list() if not i.name.startswith(name + "-") and i.status == "running"]
         except LabError:
@@ -325,7 +360,7 @@ class Sessions:
             rows = self._seat_rows(conn, s)
         todo = [r for r in rows if r.progress != "ticket-issued" or self._machine(r.name) != "running"]
         if todo and hasattr(self.seats, "warm_up"):
-            self.seats.warm_up(progress=say)
+            self.seats.warm_up(s.scenario.image, progress=say)
         errors: dict[str, str] = {}
         with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
             futures = {r.name: pool.submit(self._converge, s, r, say) for r in todo}
@@ -391,7 +426,7 @@ class Sessions:
             if seat.reached("seat-created"):
                 say(f"seat {seat.name}: the machine is gone; making it again")
             say(f"seat {seat.name}: creating")
-            self.seats.create(seat.name, progress=say)
+            self.seats.create(seat.name, s.scenario.image, progress=say)
             self._set_progress(s, seat, "seat-created")
             seat = self._reload(seat)
         else:
@@ -507,6 +542,9 @@ class Sessions:
         ssh_port = info.record.ports.get("ssh") if info.record.ports else None
         if ssh_port:
             out["ssh"] = f"{host}:{ssh_port}"
+        rdp_port = info.record.ports.get("rdp") if info.record.ports else None
+        if rdp_port:
+            out["rdp"] = f"{host}:{rdp_port}"
         return out
 
     def console(self, name: str, seat_ref: str) -> dict[str, Any]:
@@ -623,7 +661,7 @@ class Sessions:
         machine = self._machine(seat.name)
         if machine in ("missing", "half-made"):
             say(f"seat {seat.name}: the machine is gone; making it again")
-            self.seats.create(seat.name, progress=say)
+            self.seats.create(seat.name, s.scenario.image, progress=say)
         else:
             say(f"seat {seat.name}: back to pristine")
             self.seats.reset(seat.name)

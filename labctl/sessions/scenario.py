@@ -3,7 +3,8 @@
 A scenario says what a class gets: the pool of faults to draw from (explicit ids
 and/or whole families, narrowed by difficulty or level), how many faults a seat
 carries, the time limit, the SLA targets by priority, the mode (``remote`` or
-``phone``) and the language of the tickets.
+``phone``), the language of the tickets and the image the seats boot (``image``,
+e.g. ``desktop``; the lab's default image when left out).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class Scenario:
     faults_per_seat: int
     pool: Pool
     sla_min: dict[str, int]
+    image: str | None = None  # the seats' image; None: the lab's default_image
 
     @property
     def phone(self) -> bool:
@@ -55,7 +57,7 @@ class Scenario:
                 "faults_per_seat": self.faults_per_seat,
                 "pool": {"faults": list(self.pool.faults), "families": list(self.pool.families),
                          "difficulty": list(self.pool.difficulty), "level": list(self.pool.level)},
-                "sla_min": dict(self.sla_min)}
+                "sla_min": dict(self.sla_min), "image": self.image}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Scenario":
@@ -65,7 +67,7 @@ class Scenario:
                    mode=d["mode"], language=d["language"], time_limit_min=d["time_limit_min"],
                    faults_per_seat=d["faults_per_seat"],
                    pool=Pool(tuple(p["faults"]), tuple(p["families"]), tuple(p["difficulty"]), tuple(p["level"])),
-                   sla_min=dict(d["sla_min"]))
+                   sla_min=dict(d["sla_min"]), image=d.get("image"))
 
     def resolve_pool(self, catalog: Catalog, skipped: dict[str, str] | None = None) -> list[Fault]:
         """The faults this scenario draws from, in id order; unknown ids or an empty pool are errors.
@@ -149,6 +151,7 @@ def load_scenario_file(file: Path) -> Scenario:
         pool=Pool(tuple(pool.get("faults", ())), tuple(pool.get("families", ())),
                   tuple(pool.get("difficulty", ())), tuple(pool.get("level", ()))),
         sla_min={p: int(sla[p]) for p in PRIORITIES},
+        image=data.get("image"),
     )
 
 

@@ -16,8 +16,9 @@ from labctl.faults.engine import SeatFault
 
 
 def fake_fault(fid: str, families=("T2-DISK",), level: int = 1, variants=("a", "b", "c"), cps=("CP4",),
-               difficulty: int = 1, impact: str = "medium", urgency: str = "high"):
+               difficulty: int = 1, impact: str = "medium", urgency: str = "high", image: str = "workstation"):
     return SimpleNamespace(id=fid, families=tuple(families), competencies=tuple(cps), level=level, os="linux",
+                           image=image,
                            difficulty=difficulty, variants=tuple(SimpleNamespace(id=v) for v in variants),
                            ticket=SimpleNamespace(impact=impact, urgency=urgency), title=fid)
 
@@ -47,11 +48,15 @@ class FakeSeats:
         self.fail_create: set[str] = set()
         self.vnc_port = 5901
         self.screenshots: list[str] = []
+        self.images: dict[str, str | None] = {}  # name -> image asked for
+        self.warmed: list[str | None] = []
 
     def warm_up(self, image=None, *, progress=None):
+        self.warmed.append(image)
         return None
 
     def create(self, name, image=None, *, progress=None):
+        self.images[name] = image
         if name in self.fail_create:
             from labctl.errors import HostError
 

@@ -35,6 +35,29 @@ def test_digest_changes_with_any_file_and_is_stable(tmp_path):
     assert images.load_recipe(tmp_path, "ws").digest() != d1
 
 
+def test_shipped_desktop_recipe_extends_the_workstation():
+    r = images.load_recipe(ROOT / "images", "desktop")
+    ws = images.load_recipe(ROOT / "images", "workstation")
+    assert r.packages[:len(ws.packages)] == ws.packages
+    for pkg in ("xfce4-session", "lightdm", "thunar", "mousepad", "atril", "firefox-esr", "xrdp", "xorgxrdp"):
+        assert pkg in r.packages
+    assert r.hooks[:len(ws.hooks)] == ws.hooks and len(r.hooks) > len(ws.hooks)
+    assert r.services == ("ssh", "vnc", "rdp") and r.graphical and not ws.graphical
+    assert ws.services == ("ssh", "vnc") and ws.min_memory_mib == 0
+    assert r.min_memory_mib > 1024
+    assert images.lineage(ROOT / "images", "desktop") == ("desktop", "workstation")
+    assert images.lineage(ROOT / "images", "workstation") == ("workstation",)
+
+
+def test_services_and_memory_are_inherited_unless_overridden(tmp_path):
+    recipe(tmp_path, "base", "name: base\ndescription: b\nservices: [ssh, vnc, rdp]\nmin_memory_mib: 1536\n")
+    recipe(tmp_path, "kid", "name: kid\ndescription: k\nextends: base\n")
+    recipe(tmp_path, "lean", "name: lean\ndescription: l\nextends: base\nservices: [ssh, vnc]\nmin_memory_mib: 0\n")
+    kid, lean = images.load_recipe(tmp_path, "kid"), images.load_recipe(tmp_path, "lean")
+    assert (kid.services, kid.min_memory_mib) == (("ssh", "vnc", "rdp"), 1536)
+    assert (lean.services, lean.min_memory_mib) == (("ssh", "vnc"), 0)
+
+
 def test_extends_inherits_packages_and_parent_changes_the_hash(tmp_path):
     recipe(tmp_path, "base", "name: base\ndescription: b\npackages: [a, b]\n")
     recipe(tmp_path, "desk", "name: desk\ndescription: d\nextends: base\npackages: [c]\n")
@@ -54,6 +77,9 @@ def test_extends_inherits_packages_and_parent_changes_the_hash(tmp_path):
     ("name: ws\ndescription: x\npackages: [a, 3]\n", "field 'packages'"),
     ("name: ws\ndescription: [\n", "not valid YAML"),
     ("name: ws\ndescription: x\nextends: ws\n", "extends itself"),
+    ("name: ws\ndescription: x\nservices: [ssh, vnc, telnet]\n", "field 'services[2]'"),
+    ("name: ws\ndescription: x\nservices: [rdp]\n", "field 'services'"),
+    ("name: ws\ndescription: x\nmin_memory_mib: -5\n", "field 'min_memory_mib'"),
 ])
 def test_bad_recipe_names_file_and_field(tmp_path, text, needle):
     recipe(tmp_path, text=text)

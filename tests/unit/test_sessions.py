@@ -79,6 +79,39 @@ def test_create_makes_seats_faults_tickets_and_codes(lab):
     assert lib.verify_code("c1", code) is None and lib.verify_code("c1", new["Bob Roy"])[1] == "c1-02"
 
 
+def test_scenario_image_is_the_seats_image(lab):
+    lib, seats, engine, tmp = lab
+    (tmp / "scenarios" / "desk.yaml").write_text(SCENARIO.format(mode="remote") + "image: desktop\n")
+    res, _ = made(lab, "dk", "desk")
+    assert res.session.scenario.image == "desktop"
+    assert set(seats.images.values()) == {"desktop"} and seats.warmed == ["desktop"]
+    # the default scenario leaves the image to the lab's config
+    made(lab, "ws", "t")
+    assert seats.images["ws-01"] is None
+
+
+@pytest.mark.parametrize("extra,needle", [
+    ("image: nosuchimage\n", "field 'image'"),
+    ("image: Desk Top\n", "image"),
+])
+def test_scenario_with_a_bad_image_names_the_field(lab, extra, needle):
+    lib, seats, engine, tmp = lab
+    (tmp / "scenarios" / "bad.yaml").write_text(SCENARIO.format(mode="remote") + extra)
+    with pytest.raises((ConfigError, NotFoundError)) as exc:
+        lib.create("bad", tmp / "class.csv", "bad", seed=1)
+    assert needle in exc.value.message and "bad.yaml" in exc.value.message
+    assert seats.created == []
+
+
+def test_faults_for_another_image_are_refused_by_name(lab):
+    lib, seats, engine, tmp = lab
+    engine.catalog.faults["disk-full"].image = "kiosk"
+    (tmp / "scenarios" / "desk.yaml").write_text(SCENARIO.format(mode="remote") + "image: desktop\n")
+    with pytest.raises(ConfigError) as exc:
+        lib.create("dk", tmp / "class.csv", "desk", seed=1)
+    assert "pool.faults" in exc.value.message and "disk-full" in exc.value.message
+
+
 def test_phone_mode_gives_no_access(lab):
     lib, seats, engine, tmp = lab
     res, _ = made(lab, "ph1", "ph")
