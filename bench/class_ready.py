@@ -97,6 +97,23 @@ def naive(cfg, engine: FaultEngine, plan: list[tuple[str, str, str, int]], paral
     return out
 
 
+def playbook_times(cfg, seats: list[str], since: float) -> dict[str, dict[str, float]]:
+    """Each labctl playbook run's own duration (ansible-runner), from the engine's run folders."""
+    import json
+
+    out: dict[str, dict[str, float]] = {}
+    for seat in seats:
+        for res in sorted(cfg.runs_dir.glob(f"*-{seat}-*/result.json")):
+            try:
+                if res.stat().st_mtime < since:
+                    continue
+                r = json.loads(res.read_text())
+            except (OSError, ValueError):
+                continue
+            out.setdefault(seat, {})[r["playbook"].removesuffix(".yml")] = r["duration"]
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seats", type=int, default=8)
@@ -136,8 +153,17 @@ def main() -> None:
 
     ok = False
     try:
+        marks: dict[str, dict[str, float]] = {}
+
+        def mark(msg: str) -> None:
+            # "seat X: creating" / "seat X: injecting ..." / "seat X: ready": when each step began.
+            if msg.startswith("seat ") and ": " in msg:
+                seat, what = msg[5:].split(": ", 1)
+                marks.setdefault(seat, {}).setdefault(what.split(" ", 1)[0], time.monotonic() - t)
+
+        wall = time.time()
         t = time.monotonic()
-        res = sessions.resume(SESSION, parallel=args.parallel)
+        res = sessions.resume(SESSION, parallel=args.parallel, progress=mark)
         fast = time.monotonic() - t
         if res.errors:
             raise SystemExit(f"labctl: session create failed: {res.errors}")
@@ -160,6 +186,20 @@ def main() -> None:
     emit("class.warm_up_s", round(warm_up_s, 1))
     emit("class.labctl_s", round(fast, 1))
     emit("class.tickets", tickets)
+    books = playbook_times(cfg, [p[0] for p in plan], wall)
+    for seat, m in sorted(marks.items()):
+        if {"creating", "injecting", "ready"} <= set(m):
+            print(f"  {seat}: started {m['creating']:.1f} s, made {m['injecting'] - m['creating']:.1f} s, "
+                  f"prepare+inject {m['ready'] - m['injecting']:.1f} s "
+                  f"(playbooks over the agent: {', '.join(f'{k} {v:.1f} s' for k, v in books.get(seat, {}).items())})")
+    steps = [(m["injecting"] - m["creating"], m["ready"] - m["injecting"]) for m in marks.values()
+             if {"creating", "injecting", "ready"} <= set(m)]
+    if steps:
+        emit("class.labctl_seat_made_mean_s", round(sum(a for a, _ in steps) / len(steps), 1))
+        emit("class.labctl_seat_inject_mean_s", round(sum(b for _, b in steps) / len(steps), 1))
+    allbooks = [v for b in books.values() for v in b.values()]
+    if allbooks:
+        emit("class.labctl_playbook_mean_s", round(sum(allbooks) / len(allbooks), 1))
     if slow:
         print(f"naive: cold boots ({args.naive_parallel or args.parallel} at a time) {slow['boot_s']:.1f} s + "
               f"ansible-playbook over SSH prepare {slow['ansible_prepare_s']:.1f} s + inject "
