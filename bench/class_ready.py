@@ -159,7 +159,10 @@ def main() -> None:
             # "seat X: creating" / "seat X: injecting ..." / "seat X: ready": when each step began.
             if msg.startswith("seat ") and ": " in msg:
                 seat, what = msg[5:].split(": ", 1)
-                marks.setdefault(seat, {}).setdefault(what.split(" ", 1)[0], time.monotonic() - t)
+                word = what.split(" ", 1)[0]
+                m = marks.setdefault(seat, {})
+                if word == "ready" or word not in m:  # the seat's own "ready" comes last (creation says one too)
+                    m[word] = time.monotonic() - t
 
         wall = time.time()
         t = time.monotonic()
