@@ -86,6 +86,10 @@ def render(g: dict) -> str:
     L.append(f"\nRatio: {'x' + str(g['checks.ratio']) if 'checks.ratio' in g else NM}; both ways gave the same "
              f"verdicts: {g.get('checks.same_verdicts', NM)}. Longest single check inside a guest: "
              f"{s(g.get('checks.labctl_guest_max_s'), fmt='{:.2f}')}.\n")
+    if g.get("checks.naive_unreachable"):
+        L.append("The naive way could not run at all on: " + ", ".join(g["checks.naive_unreachable"]) +
+                 " (Ansible copies its module files into the guest; a full disk stops it). labctl's one "
+                 "command through the agent needs no file in the guest.\n")
     # -- reset
     L.append(f"### 2. Seat reset (`{g.get('reset.cmd', 'bench/seat_reset.py')}`), seconds until agent and SSH answer\n")
     L.append(f"Load {g.get('reset.load_start', '?')} -> {g.get('reset.load_end', '?')}.\n")
