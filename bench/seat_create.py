@@ -14,9 +14,10 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from labctl.config import load_config  # noqa: E402
+from common import bench_config  # noqa: E402
+
 from labctl.seats import SeatManager  # noqa: E402
 
 
@@ -59,7 +60,7 @@ def main() -> None:
     ap.add_argument("--seats", type=int, default=8)
     ap.add_argument("--parallel", type=int, default=4)
     args = ap.parse_args()
-    cfg = load_config(state_dir="/var/lib/labctl-bench", port_min=44000, port_max=44999)
+    cfg = bench_config()
     warm = SeatManager(cfg)
     cold = SeatManager(dataclasses.replace(cfg, warm_start=False))
     names = [f"bc{i}" for i in range(args.seats)]
