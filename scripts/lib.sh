@@ -5,7 +5,8 @@ set -euo pipefail
 LABCTL_VENV=${LABCTL_VENV:-/opt/labctl/venv}
 export DEBIAN_FRONTEND=noninteractive
 HOST_PACKAGES=(qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients python3-libvirt
-               python3-venv python3-pip mmdebstrap e2fsprogs openssh-client ca-certificates)
+               python3-venv python3-pip mmdebstrap e2fsprogs openssh-client ca-certificates
+               openssl netcat-openbsd)
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

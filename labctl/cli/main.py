@@ -11,7 +11,7 @@ from .. import __version__
 from ..errors import LabError
 
 # Command groups, one module each under labctl.cli; a group is added by listing it here.
-GROUPS = ("image", "seat", "fault", "session", "ticket", "doctor")
+GROUPS = ("image", "seat", "server", "fault", "session", "ticket", "doctor")
 
 
 class LabGroup(click.Group):
