@@ -202,7 +202,7 @@ def test(ctx, fault_ids, all_, variants, seat, seed, no_repairs, reboots, quick,
     if seat is None:
         temp = seat = f"ft-{_secrets.token_hex(2)}"
         progress(f"creating the test seat {seat}")
-        engine.seats.create(seat, progress=progress)
+        engine.seats.create(seat, company=any(f.needs_company for f in faults), progress=progress)
     reports = []
     try:
         for f in faults:
