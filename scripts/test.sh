@@ -11,8 +11,9 @@ install_packages "${HOST_PACKAGES[@]}" vagrant vagrant-libvirt
 install_python "[test]"
 start_daemons
 
-log "building the workstation image (cached after the first time)"
+log "building the workstation and company server images (cached after the first time)"
 labctl image build workstation
+labctl image build server
 
 log "running the tests"
 set +e
