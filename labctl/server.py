@@ -328,7 +328,8 @@ class ServerManager:
             f"id -u {q} >/dev/null 2>&1 || useradd --no-create-home --home-dir /srv/shares/{q} "
             f"--shell /usr/sbin/nologin {q}; "
             f"install -d -m 700 -o {q} -g {q} /srv/shares/{q}; "
-            f"(cat; cat) | smbpasswd -s -a {q} >/dev/null && smbpasswd -e {q} >/dev/null"
+            # smbpasswd -s reads the new password twice.
+            f"pw=$(cat); printf '%s\\n%s\\n' \"$pw\" \"$pw\" | smbpasswd -s -a {q} >/dev/null && smbpasswd -e {q} >/dev/null"
         )
         res = self.agent().sh(script, input=(password + "\n").encode(), timeout=60)
         if not res.ok:
