@@ -387,7 +387,7 @@ class Sessions:
             if seat.reached("seat-created"):
                 say(f"seat {seat.name}: the machine is gone; making it again")
             say(f"seat {seat.name}: creating")
-            self.seats.create(seat.name, progress=say)
+            self.seats.create(seat.name, company=self._needs_company(seat.fault), progress=say)
             self._set_progress(s, seat, "seat-created")
             seat = self._reload(seat)
         else:
@@ -567,6 +567,10 @@ class Sessions:
                 out[r.name] = report if report is not None else why
         return out
 
+    def _needs_company(self, fault_id: str | None) -> bool:
+        """A seat whose fault needs the company server is made a company seat (which starts the server)."""
+        return bool(fault_id) and self.catalog.get(fault_id).needs_company
+
     def reset_seat(self, name: str, seat_ref: str, *, progress: Progress | None = None) -> SeatStatus:
         """Back to the same broken machine (crashed, powered off, or wrecked by the trainee); the ticket stays."""
         say = progress or (lambda _m: None)
@@ -578,7 +582,7 @@ class Sessions:
         machine = self._machine(seat.name)
         if machine in ("missing", "half-made"):
             say(f"seat {seat.name}: the machine is gone; making it again")
-            self.seats.create(seat.name, progress=say)
+            self.seats.create(seat.name, company=self._needs_company(seat.fault), progress=say)
         else:
             say(f"seat {seat.name}: back to pristine")
             self.seats.reset(seat.name)
