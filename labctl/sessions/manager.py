@@ -569,7 +569,7 @@ class Sessions:
 
     def _needs_company(self, fault_id: str | None) -> bool:
         """A seat whose fault needs the company server is made a company seat (which starts the server)."""
-        return bool(fault_id) and self.catalog.get(fault_id).needs_company
+        return bool(fault_id) and bool(getattr(self.catalog.get(fault_id), "needs_company", False))
 
     def reset_seat(self, name: str, seat_ref: str, *, progress: Progress | None = None) -> SeatStatus:
         """Back to the same broken machine (crashed, powered off, or wrecked by the trainee); the ticket stays."""

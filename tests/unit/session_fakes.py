@@ -49,7 +49,7 @@ class FakeSeats:
     def warm_up(self, image=None, *, progress=None):
         return None
 
-    def create(self, name, image=None, *, progress=None):
+    def create(self, name, image=None, *, company=False, progress=None):
         if name in self.fail_create:
             from labctl.errors import HostError
 
