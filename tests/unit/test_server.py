@@ -75,7 +75,7 @@ def test_company_seat_xml_has_relays_and_its_own_sandbox_without_spawn_deny():
     netdev = args[args.index("-netdev") + 1]
     assert "restrict=on" in netdev and "guestfwd=tcp:10.0.2.100:1194-cmd:nc -N 127.0.0.1 45001" in netdev
     sandbox = args[args.index("-sandbox") + 1]
-    assert sandbox.startswith("on,") and "spawn" not in sandbox and "elevateprivileges=deny" in sandbox
+    assert sandbox == "on,obsolete=deny,resourcecontrol=deny"
     dropped = [c.get("capability") for c in root.iter(QEMU + "del")]
     assert dropped == ["seccomp-sandbox"]
     seat = root.find("./metadata/{https://labctl.dev/xmlns/seat/1}seat")
