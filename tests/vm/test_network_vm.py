@@ -88,12 +88,15 @@ def test_the_vpn_carries_the_intranet_and_nothing_else_reaches_it(seat_manager, 
                     timeout=60).ok
     # The server saw the seat's VPN identity (its certificate's CN is the seat's name).
     status = server_status_file(seat_manager, company_seat)
-    assert company_seat in status
+    assert f"CLIENT_LIST,{company_seat}," in status
 
 
 def server_status_file(seat_manager, seat) -> str:
+    """The VPN gateway's list of connected clients (rewritten every 60 s by openvpn)."""
     srv = ServerManager(seat_manager.cfg)
-    return srv.agent().sh("cat /run/openvpn-server/status-corp.log").stdout
+    return srv.agent().sh(
+        f"for i in $(seq 1 75); do grep -q '^CLIENT_LIST,{seat},' /run/openvpn-server/status-corp.log && break; "
+        "sleep 1; done; cat /run/openvpn-server/status-corp.log", timeout=100).stdout
 
 
 def test_the_network_folder_is_on_the_server(seat_manager, company_seat, server):
