@@ -16,6 +16,8 @@ import pytest
 from labctl.server import VPN_SERVER_ADDRESS, ServerManager
 
 pytestmark = pytest.mark.vm
+WAIT_VPN = ("for i in $(seq 1 120); do ip -4 addr show dev tun0 2>/dev/null | grep -q 'inet 10.8.0.' && exit 0; "
+            "sleep 0.5; done; exit 1")
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +72,8 @@ def test_names_resolve_in_the_seat_through_the_company_dns(seat_manager, company
 
 def test_the_vpn_carries_the_intranet_and_nothing_else_reaches_it(seat_manager, company_seat):
     agent = seat_manager.agent(company_seat)
+    # The VPN reconnects after every restore (the pristine state was just restored).
+    assert agent.sh(WAIT_VPN, timeout=90).ok, "the VPN did not come up"
     # As the user, by name, verified against the lab CA (system trust store), through tun0.
     res = agent.run(["curl", "-sS", "--max-time", "30", "-w", "\n%{local_ip}", "https://intranet.corp.lab/"],
                     user="alex", timeout=60)
@@ -83,9 +87,7 @@ def test_the_vpn_carries_the_intranet_and_nothing_else_reaches_it(seat_manager, 
     assert agent.sh("systemctl stop openvpn-client@corp").ok
     down = agent.run(["curl", "-sS", "--max-time", "8", "https://intranet.corp.lab/"], timeout=30)
     assert not down.ok
-    assert agent.sh("systemctl start openvpn-client@corp && for i in $(seq 1 60); do "
-                    "ip -4 addr show dev tun0 2>/dev/null | grep -q inet && exit 0; sleep 0.5; done; exit 1",
-                    timeout=60).ok
+    assert agent.sh("systemctl start openvpn-client@corp && " + WAIT_VPN, timeout=90).ok
     # The server saw the seat's VPN identity (its certificate's CN is the seat's name).
     status = server_status_file(seat_manager, company_seat)
     assert f"CLIENT_LIST,{company_seat}," in status
