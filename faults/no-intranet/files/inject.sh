@@ -29,7 +29,7 @@ NET
     done
     ;;
 hosts-entry)
-    printf '%s\tintranet.corp.lab intranet\n' "$stale_ip" >> /etc/hosts
+    grep -q 'intranet\.corp\.lab' /etc/hosts || printf '%s\tintranet.corp.lab intranet\n' "$stale_ip" >> /etc/hosts
     ;;
 *) echo "unknown variant $variant" >&2; exit 2 ;;
 esac
