@@ -812,8 +812,27 @@ class SeatManager:
             raise NotFoundError(f"no seat named '{seat}'", hint="`labctl seat list` shows the seats")
         if dom is not None and self._record(dom) is None:
             raise NotFoundError(f"domain {domain_name(seat)} is not a labctl seat; not touching it")
+        company = dom is not None and self._record(dom).company
         with state_lock(self.cfg.state_dir):
             self._purge(seat, dom)
+        if company:
+            self._stop_idle_server()
+
+    def _stop_idle_server(self) -> None:
+        """The company server runs while this lab has company seats: stop it after the last one goes.
+
+        Best effort: a seat is gone either way; `labctl server status` shows what is left.
+        """
+        from .server import ServerManager
+
+        if any(s.record.company and self.folder(s.name).is_dir() for s in self.list()):
+            return
+        try:
+            server = ServerManager(self.cfg, self.backend)
+            if server.status(probe=False).running:
+                server.stop()
+        except Exception:  # noqa: BLE001 - see the docstring
+            pass
 
     def _purge(self, seat: str, dom) -> None:
         if dom is not None:
