@@ -601,10 +601,15 @@ class SeatManager:
         rec = self._record(dom)
         if rec is None or not rec.company:
             return
+        # Wait (bounded) until it is connected again, so that what runs next after a
+        # restore (checks, a fault's step) finds the VPN as it was when the state was saved.
         try:
             self.backend.agent(dom).sh(
-                "systemctl is-active -q openvpn-client@corp && systemctl --no-block restart openvpn-client@corp; "
-                "umount -l -t cifs -a 2>/dev/null; true", timeout=20)
+                "umount -l -t cifs -a 2>/dev/null; "
+                "systemctl is-active -q openvpn-client@corp || exit 0; "
+                "systemctl --no-block restart openvpn-client@corp; "
+                "for i in $(seq 1 90); do systemctl is-active -q openvpn-client@corp && exit 0; sleep 0.5; done",
+                timeout=60)
         except GuestError:
             pass
 
