@@ -50,7 +50,7 @@ def run_doctor(cfg: Config) -> list[Finding]:
     out: list[Finding] = []
     for tool, pkg in (("qemu-system-x86_64", "qemu-system-x86"), ("qemu-img", "qemu-utils"),
                       ("mmdebstrap", "mmdebstrap"), ("mkfs.ext4", "e2fsprogs"), ("ssh", "openssh-client"),
-                      ("ssh-keygen", "openssh-client")):
+                      ("ssh-keygen", "openssh-client"), ("openssl", "openssl"), ("nc", "netcat-openbsd")):
         path = shutil.which(tool)
         out.append(Finding(f"tool {tool}", bool(path), path or "not found", f"apt-get install {pkg}"))
 
@@ -105,7 +105,10 @@ def run_doctor(cfg: Config) -> list[Finding]:
     except LabError as exc:
         out.append(Finding("acceleration", False, exc.message, exc.hint or ""))
 
-    for name in images.list_recipes(cfg.images_dir):
+    recipes = images.list_recipes(cfg.images_dir)
+    for name in recipes:
+        if name in _extended_only(cfg, recipes):
+            continue  # a shared base (e.g. images/base) is built as part of the images that extend it
         try:
             img = images.find_built(cfg, name)
             out.append(Finding(f"image {name}", True, f"built ({img.digest}, {img.size_bytes // 1024**2} MiB)"))
@@ -128,9 +131,48 @@ def run_doctor(cfg: Config) -> list[Finding]:
                        f"{cfg.port_min}-{cfg.port_max} on {cfg.listen}: {total} ports, "
                        f"{len(busy)} of the first {len(sample)} in use" + (f" ({', '.join(map(str, busy[:8]))}...)" if busy else ""),
                        "widen port_min/port_max or free the ports", severity="warning" if busy else "error"))
+    if domain_types is not None:
+        out.extend(_server_findings(cfg))
     try:
         socket.getaddrinfo(cfg.listen, None)
         out.append(Finding("listen address", True, f"{cfg.listen}" + (" (loopback only)" if cfg.listen.startswith("127.") else " (reachable from the LAN)")))
     except OSError as exc:
         out.append(Finding("listen address", False, f"{cfg.listen}: {exc}", "set listen in the config"))
+    return out
+
+
+def _extended_only(cfg: Config, recipes: list[str]) -> set[str]:
+    parents: set[str] = set()
+    for name in recipes:
+        try:
+            parents.update(f.name for f in images.load_recipe(cfg.images_dir, name).folders[:-1])
+        except LabError:
+            pass
+    return parents
+
+
+def _server_findings(cfg: Config) -> list[Finding]:
+    """The company server, if the lab has one: running, its ports answering, its services up."""
+    from .server import ServerManager
+
+    try:
+        st = ServerManager(cfg).status()
+    except LabError as exc:
+        return [Finding("company server", False, exc.message, exc.hint or "", severity="warning")]
+    if not st.exists:
+        return [Finding("company server", True, "not made (seats created with --company start it)",
+                        severity="warning")]
+    if not st.running:
+        return [Finding("company server", False, f"{st.domain} is stopped", "labctl server start",
+                        severity="warning")]
+    out = [Finding("company server", True, f"{st.domain} running")]
+    for svc, ok in st.answering.items():
+        port = st.record.ports[svc] if st.record else "?"
+        out.append(Finding(f"company server {svc} port", ok, f"127.0.0.1:{port} " + ("answers" if ok else "does not answer"),
+                           "labctl server start (restarts its services)"))
+    down = [svc for svc, state in st.services.items() if state != "active"]
+    out.append(Finding("company server services", bool(st.services) and not down,
+                       "all active" if st.services and not down else
+                       ("guest agent did not answer" if not st.services else "not active: " + ", ".join(down)),
+                       "labctl server start (restarts its services)"))
     return out

@@ -62,6 +62,7 @@ class SeatRecord:
     fault: str = ""
     created: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    company: bool = False  # wired to the lab's company server (labctl.server)
 
     def to_xml(self, namespaced: bool = False) -> str:
         """The ``<seat>`` element; ``namespaced`` gives ``<labctl:seat xmlns:labctl=...>``.
@@ -73,7 +74,7 @@ class SeatRecord:
         ns = "{" + META_URI + "}" if namespaced else ""
         root = ET.Element(ns + "seat", {"name": self.name, "state": self.state, "created": self.created})
         ET.SubElement(root, ns + "image", {"name": self.image, "digest": self.image_digest})
-        ET.SubElement(root, ns + "network", {"listen": self.listen})
+        ET.SubElement(root, ns + "network", {"listen": self.listen, **({"company": "yes"} if self.company else {})})
         ET.SubElement(root, ns + "ports", {k: str(v) for k, v in sorted(self.ports.items())})
         ET.SubElement(root, ns + "pristine", {"taken": self.pristine})
         ET.SubElement(root, ns + "fault", {"id": self.fault})
@@ -102,6 +103,7 @@ class SeatRecord:
             pristine=attrs("pristine").get("taken", ""),
             fault=attrs("fault").get("id", ""),
             extra=attrs("extra"),
+            company=attrs("network").get("company") == "yes",
         )
 
 
@@ -110,6 +112,7 @@ class Credentials:
     vnc_password: str
     user_password: str
     support_password: str
+    smb_password: str = ""  # the user's network-folder password on the company server
 
     @classmethod
     def generate(cls) -> "Credentials":
@@ -119,6 +122,7 @@ class Credentials:
             vnc_password="".join(secrets.choice(alphabet) for _ in range(8)),
             user_password="-".join(secrets.token_hex(2) for _ in range(3)),
             support_password=secrets.token_urlsafe(12),
+            smb_password=secrets.token_urlsafe(12),
         )
 
 
@@ -148,6 +152,7 @@ class SeatInfo:
             "vnc_port": self.vnc_port,
             "fault": self.record.fault,
             "pristine": self.record.pristine,
+            "company": self.record.company,
             "ssh_key": str(self.folder / "id_ed25519"),
             "known_hosts": str(self.folder / "known_hosts"),
             "console_log": str(self.folder / "console.log"),
@@ -200,14 +205,24 @@ def _template_env() -> Environment:
 
 def render_domain_xml(*, seat: str, accel: str, image: images.BuiltImage, disk: Path, console_log: Path,
                       listen: str, ports: dict[str, int], vnc_password: str, mac: str, memory_mib: int,
-                      vcpus: int, record: SeatRecord, guestfwd: tuple[str, ...] = ()) -> str:
-    """The seat's libvirt domain XML, from the one domain template."""
-    fwds = [f"hostfwd=tcp:{listen}:{port}-:{GUEST_PORTS[svc]}" for svc, port in sorted(ports.items())]
+                      vcpus: int, record: SeatRecord | None = None, guestfwd: tuple[str, ...] = (),
+                      name: str | None = None, title: str | None = None, guest_ports: dict[str, int] | None = None,
+                      metadata_xml: str | None = None) -> str:
+    """A guest's libvirt domain XML, from the one domain template.
+
+    Seats by default; the company server (labctl.server) passes its own
+    ``name``, ``title``, ``guest_ports`` and metadata. ``guestfwd`` entries that
+    run a relay command (``cmd:``) switch to a QEMU sandbox that allows it.
+    """
+    guest_ports = guest_ports or GUEST_PORTS
+    fwds = [f"hostfwd=tcp:{listen}:{port}-:{guest_ports[svc]}" for svc, port in sorted(ports.items())]
     netdev = ",".join(["user", "id=labnet0", "restrict=on", *fwds, *guestfwd])
+    meta = metadata_xml if metadata_xml is not None else record.to_xml(namespaced=True)
     return _template_env().get_template("domain.xml.j2").render(
-        seat=seat, domain_name=domain_name(seat), accel=accel, image=image, disk=disk,
-        console_log=console_log, listen=listen, vnc_password=vnc_password, mac=mac,
-        memory_mib=memory_mib, vcpus=vcpus, netdev=netdev, metadata_xml=Markup(record.to_xml(namespaced=True)),
+        seat=seat, domain_name=name or domain_name(seat), title=title or f"labctl seat {seat}", accel=accel,
+        image=image, disk=disk, console_log=console_log, listen=listen, vnc_password=vnc_password, mac=mac,
+        memory_mib=memory_mib, vcpus=vcpus, netdev=netdev, metadata_xml=Markup(meta),
+        guest_spawns=any("-cmd:" in g for g in guestfwd),
     )
 
 
@@ -340,8 +355,13 @@ class SeatManager:
         return rec
 
     # -- create ----------------------------------------------------------------
-    def create(self, seat: str, image: str | None = None, *, progress: Progress | None = None) -> SeatInfo:
+    def create(self, seat: str, image: str | None = None, *, company: bool = False,
+               progress: Progress | None = None) -> SeatInfo:
         """Create a seat, boot it, personalise it and save its pristine state.
+
+        ``company``: wire the seat to the lab's company server (started if it is
+        not running) and make it a company laptop: VPN identity, lab CA, network
+        folder (labctl.server, docs/network.md).
 
         All or nothing: on any failure the domain, its disk and its ports are
         released, and the error is raised. A seat left half-made by a killed
@@ -357,6 +377,13 @@ class SeatManager:
         folder = self.folder(seat)
         started = time.monotonic()
         golden = self._golden(built, accel.accel, say) if self.cfg.warm_start else None
+        guestfwd: tuple[str, ...] = ()
+        server = None
+        if company:
+            from .server import ServerManager, seat_guestfwd
+
+            server = ServerManager(self.cfg, self.backend)
+            guestfwd = seat_guestfwd(server.start(progress=say).record.ports)
 
         with state_lock(self.cfg.state_dir):
             existing = self.backend.lookup(domain_name(seat))
@@ -378,7 +405,7 @@ class SeatManager:
                              lambda p: port_is_free(self.cfg.listen, p))
             creds = Credentials.generate()
             record = SeatRecord(name=seat, state="creating", image=built.name, image_digest=built.digest,
-                                listen=self.cfg.listen, ports=ports,
+                                listen=self.cfg.listen, ports=ports, company=company,
                                 created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
             try:
                 # QEMU runs as its own user and must reach the disk; secrets in here are 0600.
@@ -396,7 +423,7 @@ class SeatManager:
                                         ports=ports, vnc_password=creds.vnc_password,
                                         mac=golden.mac if golden else random_mac(),
                                         memory_mib=memory, vcpus=self.cfg.seat_vcpus,
-                                        record=record)
+                                        record=record, guestfwd=guestfwd)
                 dom = self.backend.define(xml)
             except BaseException:
                 self._purge(seat, self.backend.lookup(domain_name(seat)))
@@ -417,6 +444,9 @@ class SeatManager:
             waited = self.backend.wait_for_agent(dom, self.cfg.boot_timeout)
             say(f"seat {seat}: guest agent up after {waited:.1f} s; personalising")
             self._personalise(seat, dom, creds, new_identity=golden is not None)
+            if server is not None:
+                say(f"seat {seat}: making it a company laptop (VPN identity, lab CA, network folder)")
+                self._personalise_company(seat, dom, creds, server)
             wait_for_ssh(self._ssh_host(), ports["ssh"], timeout=60)
             if recipe.graphical:
                 wait_for_desktop(self.backend.agent(dom), deadline=started + self.cfg.boot_timeout + 60,
@@ -531,7 +561,7 @@ class SeatManager:
             return golden
 
     def create_many(self, names: list[str], image: str | None = None, *, parallel: int = 4,
-                    progress: Progress | None = None) -> tuple[list[SeatInfo], dict[str, LabError]]:
+                    company: bool = False, progress: Progress | None = None) -> tuple[list[SeatInfo], dict[str, LabError]]:
         """Create several seats at once; returns the seats made and the errors by name.
 
         Each creation is all-or-nothing on its own, so one failure leaves the
@@ -544,10 +574,14 @@ class SeatManager:
         if len(set(names)) != len(names):
             raise ConfigError("a seat name is given twice: " + ", ".join(sorted({n for n in names if names.count(n) > 1})))
         self.warm_up(image, progress=progress)
+        if company:
+            from .server import ServerManager
+
+            ServerManager(self.cfg, self.backend).start(progress=progress)
         made: list[SeatInfo] = []
         errors: dict[str, LabError] = {}
         with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-            futures = {name: pool.submit(self.create, name, image, progress=progress) for name in names}
+            futures = {name: pool.submit(self.create, name, image, company=company, progress=progress) for name in names}
             for name, fut in futures.items():
                 try:
                     made.append(fut.result())
@@ -608,6 +642,52 @@ class SeatManager:
         port = self._record(dom).ports["ssh"]
         key_type, key_b64 = hostkey.decode().split()[:2]
         (self.folder(seat) / "known_hosts").write_text(f"[{host}]:{port} {key_type} {key_b64}\n")
+
+    def _personalise_company(self, seat: str, dom, creds: Credentials, server) -> None:
+        """Put the seat's VPN identity, the lab CA and its network-folder account in; connect the VPN."""
+        from .server import company_client_files, fstab_line
+
+        server.add_user(seat, creds.smb_password)
+        agent = self.backend.agent(dom)
+        for path, (data, mode) in company_client_files(server.pki, seat, seat, creds.smb_password).items():
+            res = agent.write_file(path, data, mode=mode, timeout=30)
+            if not res.ok:
+                raise GuestError(f"seat {seat}: cannot write {path}: {res.stderr.strip()}")
+        script = (
+            "grep -v ' /home/alex/Network cifs ' /etc/fstab > /etc/fstab.new; cat >> /etc/fstab.new; "
+            "mv /etc/fstab.new /etc/fstab; "
+            "update-ca-certificates >/dev/null 2>&1; "
+            "systemctl daemon-reload; systemctl start home-alex-Network.automount; "
+            "systemctl restart openvpn-client@corp; "
+            # Up before the pristine state is saved, so that every reset finds it up.
+            "for i in $(seq 1 120); do ip -4 addr show dev tun0 2>/dev/null | grep -q 'inet ' && exit 0; sleep 0.5; done; "
+            "echo 'the VPN did not come up' >&2; exit 1"
+        )
+        res = agent.sh(script, input=(fstab_line(seat) + "\n").encode(), timeout=120)
+        if not res.ok:
+            raise GuestError(f"seat {seat}: company setup failed: {res.stderr.strip() or res.rc}",
+                             hint="`labctl server status` shows whether the company server answers")
+
+    def _reconnect_company(self, dom) -> None:
+        """After a restore the VPN's TCP connection is gone (its relay died with the old QEMU).
+
+        Restart the client only if it was running when the state was saved: a
+        fault that stopped it stays stopped.
+        """
+        rec = self._record(dom)
+        if rec is None or not rec.company:
+            return
+        # Wait (bounded) until it is connected again, so that what runs next after a
+        # restore (checks, a fault's step) finds the VPN as it was when the state was saved.
+        try:
+            self.backend.agent(dom).sh(
+                "umount -l -t cifs -a 2>/dev/null; "
+                "systemctl is-active -q openvpn-client@corp || exit 0; "
+                "systemctl --no-block restart openvpn-client@corp; "
+                "for i in $(seq 1 90); do systemctl is-active -q openvpn-client@corp && exit 0; sleep 0.5; done",
+                timeout=60)
+        except GuestError:
+            pass
 
     # -- lifecycle ---------------------------------------------------------------
     def start(self, seat: str, *, wait: bool = True) -> SeatInfo:
@@ -704,6 +784,7 @@ class SeatManager:
         dom = self.backend.get(dom.name())
         self.backend.set_metadata(dom, record.to_xml())
         self._sync_clock(dom)
+        self._reconnect_company(dom)
 
     def reset(self, seat: str, *, wait: bool = True) -> float:
         """Bring a seat back to its pristine state, running; returns seconds taken."""
@@ -728,6 +809,7 @@ class SeatManager:
         if wait:
             self.backend.wait_for_agent(dom, 60)
             self._sync_clock(dom)
+            self._reconnect_company(dom)
             wait_for_ssh(self._ssh_host(), rec.ports["ssh"], timeout=60)
         return time.monotonic() - started
 
@@ -760,6 +842,7 @@ class SeatManager:
             raise
         self.backend.restore(str(save), xml)
         self._sync_clock(self.backend.get(dom.name()))
+        self._reconnect_company(self.backend.get(dom.name()))
         return time.monotonic() - started
 
     def has_checkpoint(self, seat: str, name: str = "staged") -> bool:
@@ -783,6 +866,7 @@ class SeatManager:
         dom = self._domain(seat)
         self.backend.wait_for_agent(dom, 60)
         self._sync_clock(dom)
+        self._reconnect_company(dom)
         return time.monotonic() - started
 
     def _drop_checkpoints(self, seat: str) -> None:
@@ -809,8 +893,27 @@ class SeatManager:
             raise NotFoundError(f"no seat named '{seat}'", hint="`labctl seat list` shows the seats")
         if dom is not None and self._record(dom) is None:
             raise NotFoundError(f"domain {domain_name(seat)} is not a labctl seat; not touching it")
+        company = dom is not None and self._record(dom).company
         with state_lock(self.cfg.state_dir):
             self._purge(seat, dom)
+        if company:
+            self._stop_idle_server()
+
+    def _stop_idle_server(self) -> None:
+        """The company server runs while this lab has company seats: stop it after the last one goes.
+
+        Best effort: a seat is gone either way; `labctl server status` shows what is left.
+        """
+        from .server import ServerManager
+
+        if any(s.record.company and self.folder(s.name).is_dir() for s in self.list()):
+            return
+        try:
+            server = ServerManager(self.cfg, self.backend)
+            if server.status(probe=False).running:
+                server.stop()
+        except Exception:  # noqa: BLE001 - see the docstring
+            pass
 
     def _purge(self, seat: str, dom) -> None:
         if dom is not None:

@@ -16,8 +16,9 @@ start_daemons
 
 log "checking the host"
 labctl doctor || true
-log "building the workstation image (cached after the first time)"
+log "building the workstation and company server images (cached after the first time)"
 labctl image build workstation
+labctl image build server
 
 # The main job: a class on the scenario. Each trainee (or pair) gets a seat with a
 # fault drawn from the catalogue, a ticket and an access code. A rerun finishes

@@ -12,9 +12,10 @@ install_packages "${HOST_PACKAGES[@]}" "${TEST_PACKAGES[@]}" vagrant vagrant-lib
 install_python "[test]"
 start_daemons
 
-log "building the workstation and desktop images (cached by recipe hash after the first time)"
+log "building the workstation, desktop and company server images (cached by recipe hash after the first time)"
 labctl image build workstation
 labctl image build desktop
+labctl image build server
 
 log "running the tests"
 set +e

@@ -205,7 +205,7 @@ def test(ctx, fault_ids, all_, variants, seat, image, seed, no_repairs, reboots,
     if seat is None:
         temp = seat = f"ft-{_secrets.token_hex(2)}"
         progress(f"creating the test seat {seat}" + (f" from image {image}" if image else ""))
-        engine.seats.create(seat, image, progress=progress)
+        engine.seats.create(seat, image, company=any(f.needs_company for f in faults), progress=progress)
     reports = []
     try:
         for f in faults:

@@ -11,7 +11,7 @@ from .. import __version__
 from ..errors import LabError
 
 # Command groups (and single commands), one module each under labctl.cli; one is added by listing it here.
-GROUPS = ("image", "seat", "fault", "session", "ticket", "serve", "doctor")
+GROUPS = ("image", "seat", "server", "fault", "session", "ticket", "serve", "doctor")
 
 
 class LabGroup(click.Group):

@@ -35,6 +35,9 @@ def connect_text(info: SeatInfo) -> str:
     if r.ports.get("rdp"):
         lines.append(f"  RDP         : {host}:{r.ports['rdp']}   (a session of its own, as support or alex)")
         lines.append(f"                e.g. xfreerdp /v:{host}:{r.ports['rdp']} /u:support /cert:ignore")
+    if r.company:
+        lines.append(f"  company     : corp.lab (VPN, network folder //files.corp.lab/{info.name}, "
+                     "https://intranet.corp.lab/)")
     if r.fault:
         lines.append(f"  fault       : {r.fault}")
     return "\n".join(lines)
@@ -48,15 +51,17 @@ def connect_text(info: SeatInfo) -> str:
 @click.option("--parallel", type=click.IntRange(1, 32), default=4, show_default=True,
               help="Seats created at the same time.")
 @click.option("--cold", is_flag=True, help="Boot each seat instead of starting it from the image's warm state.")
+@click.option("--company", is_flag=True,
+              help="Wire the seats to the lab's company server (started if needed): VPN, network folder, intranet.")
 @json_option
 @click.pass_context
-def create(ctx, names, image, accel, listen, parallel, cold, as_json) -> None:
+def create(ctx, names, image, accel, listen, parallel, cold, company, as_json) -> None:
     """Create and boot seats NAMES from an image, each with its saved pristine state."""
     mgr = _mgr(ctx, accel=accel, listen=listen, warm_start=False if cold else None)
     if len(names) == 1:
-        made, errors = [mgr.create(names[0], image, progress=progress)], {}
+        made, errors = [mgr.create(names[0], image, company=company, progress=progress)], {}
     else:
-        made, errors = mgr.create_many(list(names), image, parallel=parallel, progress=progress)
+        made, errors = mgr.create_many(list(names), image, parallel=parallel, company=company, progress=progress)
     if as_json:
         echo_json([m.as_dict(secrets_too=True) for m in made])
     elif made:

@@ -184,6 +184,9 @@ class FaultEngine:
         say = progress or (lambda _m: None)
         fault = self.catalog.get(fault_id)
         d = draw(fault, new_seed() if seed is None else seed, variant)
+        if fault.needs_company and not self.seats.info(seat).record.company:
+            raise LabError(f"fault {fault.id} needs a seat wired to the company server; seat {seat} is not",
+                           hint=f"make one with: labctl seat create --company <name>")
         with self.lock(seat):
             self._check_image(seat, fault)
             cur = self.current(seat)

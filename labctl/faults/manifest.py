@@ -99,6 +99,11 @@ class Fault:
     checks: tuple[CheckSpec, ...]
     repairs: tuple[RepairSpec, ...]
     protect: tuple[str, ...] = ()
+    network: str = "isolated"  # "company": needs a seat wired to the company server
+
+    @property
+    def needs_company(self) -> bool:
+        return self.network == "company"
 
     @property
     def manifest(self) -> Path:
@@ -121,7 +126,7 @@ class Fault:
     def as_dict(self) -> dict:
         return {
             "id": self.id, "title": self.title, "summary": self.summary, "families": list(self.families),
-            "competencies": list(self.competencies), "os": self.os, "image": self.image,
+            "competencies": list(self.competencies), "os": self.os, "image": self.image, "network": self.network,
             "difficulty": self.difficulty, "level": self.level, "time_budget_min": self.time_budget_min,
             "variants": [{"id": v.id, "summary": v.summary} for v in self.variants],
             "checks": [{"id": c.id, "group": c.group, "title": c.title, "kind": c.kind,
@@ -234,6 +239,7 @@ def load_fault(folder: Path) -> Fault:
         ticket=TicketSpec(t["impact"], t["urgency"], dict(t["subject"])),
         parameters=params, variants=tuple(variants), checks=tuple(checks), repairs=tuple(repairs),
         protect=tuple(data.get("protect") or ()),
+        network=data.get("network", "isolated"),
     )
 
 

@@ -426,7 +426,7 @@ class Sessions:
             if seat.reached("seat-created"):
                 say(f"seat {seat.name}: the machine is gone; making it again")
             say(f"seat {seat.name}: creating")
-            self.seats.create(seat.name, s.scenario.image, progress=say)
+            self.seats.create(seat.name, s.scenario.image, company=self._needs_company(seat.fault), progress=say)
             self._set_progress(s, seat, "seat-created")
             seat = self._reload(seat)
         else:
@@ -634,6 +634,10 @@ class Sessions:
                 out[r.name] = report if report is not None else why
         return out
 
+    def _needs_company(self, fault_id: str | None) -> bool:
+        """A seat whose fault needs the company server is made a company seat (which starts the server)."""
+        return bool(fault_id) and bool(getattr(self.catalog.get(fault_id), "needs_company", False))
+
     def reset_seat(self, name: str, seat_ref: str, *, new_fault: bool = False,
                    progress: Progress | None = None) -> SeatStatus:
         """Back to the same broken machine (crashed, powered off, or wrecked by the trainee); the ticket stays.
@@ -661,7 +665,7 @@ class Sessions:
         machine = self._machine(seat.name)
         if machine in ("missing", "half-made"):
             say(f"seat {seat.name}: the machine is gone; making it again")
-            self.seats.create(seat.name, s.scenario.image, progress=say)
+            self.seats.create(seat.name, s.scenario.image, company=self._needs_company(seat.fault), progress=say)
         else:
             say(f"seat {seat.name}: back to pristine")
             self.seats.reset(seat.name)

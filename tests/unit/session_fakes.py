@@ -55,7 +55,7 @@ class FakeSeats:
         self.warmed.append(image)
         return None
 
-    def create(self, name, image=None, *, progress=None):
+    def create(self, name, image=None, *, company=False, progress=None):
         self.images[name] = image
         if name in self.fail_create:
             from labctl.errors import HostError

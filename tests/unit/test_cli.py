@@ -130,3 +130,16 @@ def test_fault_new_scaffolds_and_refuses_twice(run, tmp_path, monkeypatch):
     assert res.exit_code == 4
     res = run("fault", "new", "bad", "--family", "T9-NOPE")
     assert res.exit_code == 2 and "unknown family" in res.output
+
+
+def test_server_group_on_test_driver(run, monkeypatch):
+    monkeypatch.setenv("LABCTL_LIBVIRT_URI", "test:///default")
+    res = run("server", "status")
+    assert res.exit_code == 0 and "not made" in res.output
+    res = run("server", "stop")
+    assert res.exit_code == 3 and "no company server" in res.output
+    res = run("server", "destroy", "--yes")
+    assert res.exit_code == 3 and "no company server" in res.output
+    res = run("server", "start")  # no server image built in this cache: a clear error, nothing made
+    assert res.exit_code != 0 and "image 'server' is not built" in res.output
+    assert "not made" in run("server", "status").output

@@ -45,8 +45,8 @@ def test_shipped_desktop_recipe_extends_the_workstation():
     assert r.services == ("ssh", "vnc", "rdp") and r.graphical and not ws.graphical
     assert ws.services == ("ssh", "vnc") and ws.min_memory_mib == 0
     assert r.min_memory_mib > 1024
-    assert images.lineage(ROOT / "images", "desktop") == ("desktop", "workstation")
-    assert images.lineage(ROOT / "images", "workstation") == ("workstation",)
+    assert images.lineage(ROOT / "images", "desktop") == ("desktop", "workstation", "base")
+    assert images.lineage(ROOT / "images", "workstation") == ("workstation", "base")
 
 
 def test_services_and_memory_are_inherited_unless_overridden(tmp_path):

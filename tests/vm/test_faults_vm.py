@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -40,12 +41,20 @@ def reports(lab_cfg, seat_manager):
     from labctl.seats import SeatManager
 
     seats = [f"ft{i}-{secrets.token_hex(2)}" for i in range(min(PARALLEL, len(IDS)))]
-    made, errors = seat_manager.create_many(seats, parallel=len(seats))
+    # Recipes with `network: company` need a seat wired to the company server: the first
+    # seat is one (it runs the other recipes too), and the server starts with it.
+    company = {f.id for f in Catalog(ROOT / "faults").all() if f.needs_company}
+    made, errors = seat_manager.create_many(seats[1:], parallel=len(seats)) if len(seats) > 1 else ([], {})
+    if seats:
+        try:
+            made.append(seat_manager.create(seats[0], company=bool(company)))
+        except Exception as exc:  # noqa: BLE001 - reported below with the others
+            errors[seats[0]] = exc
     if errors:
         for name in [m.name for m in made]:
             seat_manager.destroy(name)
         pytest.fail(f"test seats could not be made: {errors}")
-    # Longest first, so that two seats finish together rather than one waiting on the last big recipe.
+    # Longest first, so that the seats finish together rather than one waiting on the last big recipe.
     catalog = Catalog(ROOT / "faults")
 
     def cost(fault_id: str) -> int:
@@ -53,6 +62,17 @@ def reports(lab_cfg, seat_manager):
         return sum(1 + sum(1 for r in f.repairs if r.applies_to(v.id)) for v in f.variants)
 
     queue = sorted(IDS, key=cost, reverse=True)
+    lock = threading.Lock()
+
+    def next_fault(can_company: bool) -> str | None:
+        # The company seat takes the company recipes first: only it can run them.
+        with lock:
+            mine = [fid for fid in queue if fid in company] if can_company else []
+            for fid in mine or [fid for fid in queue if can_company or fid not in company]:
+                queue.remove(fid)
+                return fid
+        return None
+
     out: dict[str, object] = {}
     out_dir = lab_cfg.state_dir / "fault-test"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -60,10 +80,9 @@ def reports(lab_cfg, seat_manager):
     def worker(seat: str) -> None:
         # One engine (and libvirt connection) per thread.
         engine = FaultEngine(lab_cfg, SeatManager(lab_cfg), Catalog(ROOT / "faults"))
-        while queue:
-            try:
-                fault_id = queue.pop(0)
-            except IndexError:
+        while True:
+            fault_id = next_fault(seat == seats[0] and bool(company))
+            if fault_id is None:
                 return
             try:
                 fault = engine.catalog.get(fault_id)
@@ -81,6 +100,13 @@ def reports(lab_cfg, seat_manager):
         for name in seats:
             try:
                 seat_manager.destroy(name)
+            except Exception:  # noqa: BLE001 - best effort
+                pass
+        if company:
+            from labctl.server import ServerManager
+
+            try:
+                ServerManager(lab_cfg).destroy()
             except Exception:  # noqa: BLE001 - best effort
                 pass
     return out
