@@ -338,6 +338,39 @@ class SeatManager:
         img.convert("RGB").save(out, "PNG")
         return out.getvalue()
 
+    def _restart_desktop(self, dom, *, deadline: float, what: str) -> None:
+        """A new graphical session for the user (desktop images, after the host name changed).
+
+        The session saved in the warm state was started under the image's host name;
+        once the seat has its own, the window manager loses its X and session-manager
+        connections and the screen stays black (measured: 1 colour after a warm start,
+        a drawn desktop after this). Restarting lightdm logs the user in afresh.
+        """
+        agent = self.backend.agent(dom)
+        old = agent.sh("pgrep -u alex -x xfce4-session | head -n1", timeout=20).stdout.strip()
+        agent.run(["/bin/systemctl", "restart", "lightdm"], timeout=90)
+        while True:
+            now = agent.sh("pgrep -u alex -x xfce4-session | head -n1", timeout=20).stdout.strip()
+            if now and now != old:
+                return
+            if time.monotonic() > deadline:
+                raise GuestError(f"{what}: the user's desktop session did not start again after lightdm restarted",
+                                 hint="see /var/log/lightdm/ in the guest")
+            time.sleep(2)
+
+    def _wait_for_drawn_screen(self, dom, *, deadline: float, what: str, min_colours: int = 256) -> None:
+        """Wait until the screen shows a drawn desktop (many colours), not a black or text screen."""
+        from .hypervisor.screen import Screen
+
+        while True:
+            colours = Screen.from_bytes(self.backend.screenshot(dom)).colours()
+            if colours >= min_colours:
+                return
+            if time.monotonic() > deadline:
+                raise GuestError(f"{what}: the desktop is not drawn on the screen ({colours} colours)",
+                                 hint="see ~alex/.xsession-errors in the guest")
+            time.sleep(2)
+
     def screen(self, seat: str):
         """The seat's screen as the user (and the VNC console) sees it now: a :class:`Screen`."""
         from .hypervisor.screen import Screen
@@ -449,8 +482,13 @@ class SeatManager:
                 self._personalise_company(seat, dom, creds, server)
             wait_for_ssh(self._ssh_host(), ports["ssh"], timeout=60)
             if recipe.graphical:
-                wait_for_desktop(self.backend.agent(dom), deadline=started + self.cfg.boot_timeout + 60,
+                if golden:
+                    say(f"seat {seat}: starting the user's session again under the seat's own host name")
+                    self._restart_desktop(dom, deadline=time.monotonic() + self.cfg.boot_timeout + 60,
+                                          what=f"seat {seat}")
+                wait_for_desktop(self.backend.agent(dom), deadline=time.monotonic() + self.cfg.boot_timeout + 60,
                                  what=f"seat {seat}")
+                self._wait_for_drawn_screen(dom, deadline=time.monotonic() + 120, what=f"seat {seat}")
             say(f"seat {seat}: saving the pristine state")
             self._save_pristine(seat, dom, dataclasses.replace(
                 record, state="ready", pristine=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
