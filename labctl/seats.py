@@ -470,7 +470,7 @@ class SeatManager:
                 self.backend.restore(str(boot), None)
                 boot.unlink()
                 dom = self.backend.get(domain_name(seat))
-                self._sync_clock(dom)
+                self._sync_clock(dom, strict=True)
             else:
                 say(f"seat {seat}: booting ({accel.accel}) from image {built.name} {built.digest}")
                 self.backend.start(dom)
@@ -913,16 +913,38 @@ class SeatManager:
                 p.unlink(missing_ok=True)
                 p.with_suffix(".qcow2").unlink(missing_ok=True)
 
-    def _sync_clock(self, dom) -> None:
-        """After a restore the guest's clock is in the past; set it to now.
+    def _sync_clock(self, dom, *, strict: bool = False) -> None:
+        """After a restore: set the guest's clock to now and reseed its random generator.
 
-        ``date -s`` through the agent rather than guest-set-time, which also
-        writes the RTC with hwclock: about a second under software emulation.
+        The clock of a restored guest is in the past. ``date -s`` through the
+        agent rather than guest-set-time, which also writes the RTC with hwclock:
+        about a second under software emulation.
+
+        Every seat restored from the same saved memory (the image's warm state,
+        or a seat's own pristine state at each reset) starts with the same kernel
+        random state, and Linux reseeds on its own only about once a minute: two
+        warm seats would make the same SSH host keys and machine id. Host
+        randomness goes in, and the kernel is told to reseed now (RNDRESEEDCRNG).
+
+        ``strict``: raise when the guest did not take it (at creation, where the
+        seat's identity depends on it); resets carry on.
         """
+        script = (
+            f"/bin/date -u -s @{time.time():.3f} >/dev/null; "
+            "exec perl -e 'binmode STDIN; local $/; my $d = <STDIN>; "
+            "open(my $f, \">\", \"/dev/urandom\") or die \"urandom: $!\\n\"; "
+            "syswrite($f, $d) == length($d) or die \"write: $!\\n\"; "
+            "ioctl($f, 0x5207, 0) or die \"reseed: $!\\n\"'"
+        )
         try:
-            self.backend.agent(dom).run(["/bin/date", "-u", "-s", f"@{time.time():.3f}"], timeout=10)
+            res = self.backend.agent(dom).sh(script, input=secrets.token_bytes(64), timeout=10)
         except GuestError:
-            pass
+            if strict:
+                raise
+            return
+        if strict and not res.ok:
+            raise GuestError(f"domain {dom.name()}: cannot reseed the guest's random generator: "
+                             f"{res.stderr.strip() or res.rc}")
 
     def destroy(self, seat: str) -> None:
         validate_seat_name(seat)

@@ -153,7 +153,7 @@ def reset(ctx, names) -> None:
 
 @command.command("destroy")
 @click.argument("names", nargs=-1, required=True)
-@click.option("--yes", is_flag=True, help="Do not ask.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask.")
 @click.pass_context
 def destroy(ctx, names, yes) -> None:
     """Remove seats: domain, disks, pristine state, keys and ports."""

@@ -246,7 +246,7 @@ def report(ctx, name, out_dir, formats) -> None:
 
 @command.command("destroy")
 @click.argument("name")
-@click.option("--yes", is_flag=True, help="Do not ask.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask.")
 @click.option("--purge", is_flag=True, help="Also delete the session's records (tickets, notes, grades).")
 @click.pass_context
 def destroy(ctx, name, yes, purge) -> None:

@@ -108,6 +108,16 @@ def test_clock_is_current_after_reset(seat_manager, vm_seat):
     assert abs(guest - time.time()) < 30
 
 
+def test_each_reset_gives_the_guest_fresh_randomness(seat_manager, vm_seat):
+    # A restore brings back the kernel's random state too; without a reseed two
+    # resets (or two warm seats) draw the same "random" bytes.
+    draws = set()
+    for _ in range(2):
+        seat_manager.reset(vm_seat)
+        draws.add(seat_manager.agent(vm_seat).run(["od", "-An", "-tx1", "-N16", "/dev/urandom"]).stdout)
+    assert len(draws) == 2, "two resets drew the same bytes from /dev/urandom"
+
+
 def test_two_seats_side_by_side_then_destroy_leaves_nothing(seat_manager, vm_seat, make_seat):
     second = make_seat("t2")
     a, b = seat_manager.info(vm_seat), seat_manager.info(second)
