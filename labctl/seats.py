@@ -207,7 +207,8 @@ def render_domain_xml(*, seat: str, accel: str, image: images.BuiltImage, disk: 
                       listen: str, ports: dict[str, int], vnc_password: str, mac: str, memory_mib: int,
                       vcpus: int, record: SeatRecord | None = None, guestfwd: tuple[str, ...] = (),
                       name: str | None = None, title: str | None = None, guest_ports: dict[str, int] | None = None,
-                      metadata_xml: str | None = None) -> str:
+                      metadata_xml: str | None = None, extra_disks: tuple[Path, ...] = (),
+                      cmdline_extra: str = "") -> str:
     """A guest's libvirt domain XML, from the one domain template.
 
     Seats by default; the company server (labctl.server) passes its own
@@ -222,7 +223,7 @@ def render_domain_xml(*, seat: str, accel: str, image: images.BuiltImage, disk: 
         seat=seat, domain_name=name or domain_name(seat), title=title or f"labctl seat {seat}", accel=accel,
         image=image, disk=disk, console_log=console_log, listen=listen, vnc_password=vnc_password, mac=mac,
         memory_mib=memory_mib, vcpus=vcpus, netdev=netdev, metadata_xml=Markup(meta),
-        guest_spawns=any("-cmd:" in g for g in guestfwd),
+        guest_spawns=any("-cmd:" in g for g in guestfwd), extra_disks=extra_disks, cmdline_extra=cmdline_extra,
     )
 
 
@@ -308,7 +309,7 @@ class SeatManager:
             if not dom.name().startswith(DOMAIN_PREFIX):
                 continue
             rec = self._record(dom)
-            if rec is not None and rec.state != "golden":
+            if rec is not None and rec.state not in ("golden", "rescue"):
                 out.append(self._info(dom, rec))
         return sorted(out, key=lambda s: s.name)
 

@@ -568,29 +568,42 @@ def parse_batch(text: str, plans: list) -> dict[int, tuple[CommandResult, float]
     return out
 
 
-def run_checks(chan: Channel, fault: Fault, d: Draw, snapshot: dict | None = None) -> CheckReport:
-    """Run every check of the fault's variant, and the baseline, in one guest command."""
+def run_checks(chan: Channel, fault: Fault, d: Draw, snapshot: dict | None = None, *,
+               offline_only: bool = False) -> CheckReport:
+    """Run every check of the fault's variant, and the baseline, in one guest command.
+
+    ``offline_only``: the channel reaches the seat's disk, not the running machine
+    (labctl.rescue); checks not marked ``offline`` are ``unknown`` without running.
+    """
     start = time.monotonic()
     todo = checks_for(fault, d, snapshot)
-    plans = [_plan(c, spec) for c, spec in todo]
+    runnable = [i for i, (c, _) in enumerate(todo) if c.offline or not offline_only]
+    plans = [_plan(*todo[i]) for i in runnable]
     why = ""
     got: dict[int, tuple[CommandResult, float]] = {}
     try:
-        # Lanes run their checks one after another: the run may take the sum of a lane's timeouts.
-        budget = max(sum(plans[i][2] for i in lane) for lane in lanes(plans)) + 30
-        res = chan.run(["/bin/bash", "-c", batch_script(plans)], timeout=budget)
-        if res.timed_out:
-            why = "the check run did not finish in time"
-        else:
-            got = parse_batch(res.stdout, plans)
-            if not got:
-                why = f"the check run gave no answer (rc={res.rc}: {res.stderr.strip()[:160]})"
+        if plans:
+            # Lanes run their checks one after another: the run may take the sum of a lane's timeouts.
+            budget = max(sum(plans[i][2] for i in lane) for lane in lanes(plans)) + 30
+            res = chan.run(["/bin/bash", "-c", batch_script(plans)], timeout=budget)
+            if res.timed_out:
+                why = "the check run did not finish in time"
+            else:
+                got = parse_batch(res.stdout, plans)
+                if not got:
+                    why = f"the check run gave no answer (rc={res.rc}: {res.stderr.strip()[:160]})"
     except LabError as exc:
         why = str(exc)
     results = []
     for i, (c, spec) in enumerate(todo):
-        r, dur = got.get(i, (None, 0.0))
-        results.append(_judge(c, spec, r, plans[i][2], chan.name, dur, why or "the check gave no answer"))
+        if i not in runnable:
+            results.append(CheckResult(c.id, c.group, c.title, UNKNOWN,
+                                       "no verdict: needs the running machine, which did not answer "
+                                       "(only its disk was read)", "", route=chan.name))
+            continue
+        k = runnable.index(i)
+        r, dur = got.get(k, (None, 0.0))
+        results.append(_judge(c, spec, r, plans[k][2], chan.name, dur, why or "the check gave no answer"))
     return CheckReport(fault.id, d.variant, tuple(results), time.monotonic() - start, routes=(chan.name,))
 
 

@@ -316,7 +316,7 @@ class FaultEngine:
         fault, d = self.current_draw(seat)
         chan, why = self.route(seat)
         if chan is None:
-            report = unreachable_report(fault, d, why)
+            report = self._check_from_disk(seat, fault, d, why)
         else:
             report = run_checks(chan, fault, d, self.snapshot(seat))
             if why:
@@ -325,6 +325,17 @@ class FaultEngine:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "check.json").write_text(json.dumps({**report.as_dict(), "seat": seat, "seed": d.seed}, indent=2))
         return report
+
+    def _check_from_disk(self, seat: str, fault: Fault, d: Draw, why: str) -> CheckReport:
+        """No road into the running seat: judge what its disk shows (labctl.rescue); else no verdict."""
+        from ..rescue import open_disk
+
+        try:
+            with open_disk(self.seats, seat) as chan:
+                report = run_checks(chan, fault, d, self.snapshot(seat), offline_only=True)
+        except LabError as exc:
+            return unreachable_report(fault, d, f"{why}; reading its disk failed: {exc.message}")
+        return dataclasses.replace(report, routes=(f"disk ({why}; a rescue machine read a copy of its disk)",))
 
     def fix(self, seat: str) -> PlaybookResult:
         fault, d = self.current_draw(seat)

@@ -160,6 +160,11 @@ def _param(name: str, raw: dict, file: Path) -> ParameterSpec:
     raise ConfigError(f"{file}: field 'parameters.{name}': give one of choice, int, sample or token")
 
 
+# Kinds that only read what is stored on the disk: judged from the disk alone when the
+# running seat answers nothing (labctl.rescue). Other checks say ``offline: true`` if so.
+OFFLINE_KINDS = ("file", "files", "groups", "sudo", "protected")
+
+
 def _check(i: int, raw: dict, file: Path, variant_ids: set[str]) -> CheckSpec:
     kinds = [k for k in CHECK_KINDS if k in raw]
     if len(kinds) != 1:
@@ -171,7 +176,7 @@ def _check(i: int, raw: dict, file: Path, variant_ids: set[str]) -> CheckSpec:
     kind = kinds[0]
     return CheckSpec(id=raw["id"], group=raw["group"], title=raw["title"], kind=kind, spec=dict(raw[kind]),
                      variants=tuple(raw.get("variants", [])),
-                     offline=raw.get("offline", kind in ("file", "files", "groups")))
+                     offline=raw.get("offline", kind in OFFLINE_KINDS))
 
 
 def load_fault(folder: Path) -> Fault:

@@ -407,3 +407,38 @@ def test_a_garbled_or_cut_check_run_is_unknown_never_pass():
     report = run_checks(FakeChannel({"": (0, "@@0 x\n@@zz 0 1 2 3 4\nnot base64\n")}), f, d, snapshot={})
     assert len(report.results) == n and {r.status for r in report.results} == {"unknown"}
     assert all("no answer" in r.observed for r in report.results)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the batch runs checks as other users with runuser (root only)")
+def test_from_the_disk_only_offline_checks_run_and_the_rest_is_unknown(tmp_path, monkeypatch):
+    from labctl.faults import checks as checks_mod
+    from labctl.faults.manifest import CheckSpec as CS
+
+    ran = tmp_path / "ran"
+    specs = [
+        (CS("file", "integrity", "t", "file", {}), {"path": str(tmp_path), "type": "directory"}),
+        (CS("offline-cmd", "security", "t", "command", {}, offline=True), {"run": "true"}),
+        (CS("live-cmd", "functional", "t", "command", {}, offline=False), {"run": f"touch {ran}"}),
+    ]
+    monkeypatch.setattr(checks_mod, "checks_for", lambda fault, d, snap=None: specs)
+    f = Catalog(FAULTS).get("disk-full")
+    report = checks_mod.run_checks(LocalChannel(), f, draw(f, 1, "trash"), offline_only=True)
+    by = {r.id: r for r in report.results}
+    assert {k: v.status for k, v in by.items()} == {"file": "pass", "offline-cmd": "pass", "live-cmd": "unknown"}
+    assert "running machine" in by["live-cmd"].observed
+    assert not ran.exists(), "a check that needs the running machine ran against the disk"
+    assert report.status == "unknown"
+
+
+def test_offline_defaults_by_kind():
+    from labctl.faults.manifest import _check
+
+    f = Path("fault.yaml")
+    assert _check(0, {"id": "a", "group": "functional", "title": "abc", "file": {"path": "/x"}}, f, set()).offline
+    assert _check(0, {"id": "a", "group": "functional", "title": "abc", "sudo": {"user": "u"}}, f, set()).offline
+    assert not _check(0, {"id": "a", "group": "functional", "title": "abc", "command": {"run": "true"}}, f, set()).offline
+    assert not _check(0, {"id": "a", "group": "functional", "title": "abc", "url": {"url": "http://x"}}, f, set()).offline
+    assert _check(0, {"id": "a", "group": "functional", "title": "abc", "offline": True,
+                      "command": {"run": "true"}}, f, set()).offline
+    base = {c.id: c.offline for c in checks.baseline_checks()}
+    assert base["baseline-one-root"] and base["baseline-password-store-private"] and base["baseline-user-not-admin"]

@@ -100,11 +100,43 @@ def test_checks_reach_a_verdict_with_the_guest_agent_stopped(engine, vm_seat):
     engine.seats.reset(vm_seat)
 
 
-def test_no_route_at_all_is_unknown_never_pass(engine, vm_seat):
+def test_with_agent_and_ssh_stopped_the_disk_is_read_and_nothing_unjudged_passes(engine, vm_seat):
+    """No road into the running seat: a rescue machine reads a copy of its disk."""
+    engine.inject(vm_seat, "honest-recipe", seed=1)
+    # A harmful "repair" the disk shows: the password store readable by everyone.
+    assert engine.seats.agent(vm_seat).run(["chmod", "o+r", "/etc/shadow"]).ok
+    _stop_in_guest(engine, vm_seat, "qemu-guest-agent ssh")
+    report = engine.check(vm_seat)
+    by_id = {r.id: r for r in report.results}
+    assert report.routes[0].startswith("disk"), report.routes
+    assert by_id["marker-file-absent"].status == "fail" and by_id["marker-file-absent"].route == "disk"
+    assert by_id["baseline-password-store-private"].status == "fail"
+    assert by_id["baseline-one-root"].status == "pass", by_id["baseline-one-root"].observed
+    assert by_id["baseline-user-not-admin"].status == "pass", by_id["baseline-user-not-admin"].observed
+    # What only the running machine can tell (here: a marker under /run) is never judged from the disk.
+    assert by_id["marker-absent"].status == "unknown" and "running machine" in by_id["marker-absent"].observed
+    assert report.status == "fail"
+    # The seat runs on, and the rescue machine left nothing behind.
+    assert engine.seats.info(vm_seat).status == "running"
+    assert not any(d.name().startswith("labctl-rescue.") for d in engine.seats.backend.list_domains())
+    assert not (engine.cfg.state_dir / "rescue" / vm_seat).exists()
+    engine.seats.reset(vm_seat)
+
+
+def test_no_route_at_all_is_unknown_never_pass(engine, vm_seat, monkeypatch):
+    """Not even the disk can be read: every check is unknown, and the report says why."""
+    import labctl.rescue
+    from labctl.errors import HostError
+
+    def no_disk(*_a, **_k):
+        raise HostError("no rescue machine in this test")
+
+    monkeypatch.setattr(labctl.rescue, "_copy_top_layer", no_disk)
     engine.inject(vm_seat, "honest-recipe", seed=1)
     _stop_in_guest(engine, vm_seat, "qemu-guest-agent ssh")
     report = engine.check(vm_seat)
     assert report.status == "unknown" and {r.status for r in report.results} == {"unknown"}
+    assert "reading its disk failed" in report.routes[0]
     engine.seats.reset(vm_seat)
 
 
