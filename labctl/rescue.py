@@ -23,6 +23,7 @@ was paused: a change saved in the last seconds may not be on it yet.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import secrets
 import shutil
 import subprocess
@@ -129,15 +130,15 @@ def open_disk(seats, seat: str, say=None) -> Iterator[DiskChannel]:
     name = f"rescue.{seat}"
     dom_name = f"labctl-{name}"
     folder = seats.cfg.state_dir / "rescue" / seat
-    old = seats.backend.lookup(dom_name)
-    if old is not None:
-        seats.backend.undefine(old)
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    folder.chmod(0o711)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    # One rescue machine per seat at a time (a check from the CLI and one from the web).
+    lock = open(folder.parent / f".{seat}.lock", "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
     dom = None
     try:
+        clear(seats, seat)
+        folder.mkdir(parents=True)
+        folder.chmod(0o711)
         _copy_top_layer(seats, seat, folder / "seat.qcow2")
         _qemu_img_overlay(built.disk, folder / "rescue.qcow2")
         record = SeatRecord(name=name, state="rescue", image=built.name, image_digest=built.digest,
@@ -168,3 +169,12 @@ def open_disk(seats, seat: str, say=None) -> Iterator[DiskChannel]:
             except LabError:
                 pass
         shutil.rmtree(folder, ignore_errors=True)
+        lock.close()
+
+
+def clear(seats, seat: str) -> None:
+    """Remove a rescue machine left for ``seat`` by a process that was killed (and its files)."""
+    old = seats.backend.lookup(f"labctl-rescue.{seat}")
+    if old is not None:
+        seats.backend.undefine(old)
+    shutil.rmtree(seats.cfg.state_dir / "rescue" / seat, ignore_errors=True)

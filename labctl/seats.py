@@ -977,8 +977,11 @@ class SeatManager:
             pass
 
     def _purge(self, seat: str, dom) -> None:
+        from . import rescue
+
         if dom is not None:
             self.backend.undefine(dom)
+        rescue.clear(self, seat)
         folder = self.folder(seat)
         if folder.exists():
             shutil.rmtree(folder)
