@@ -649,8 +649,14 @@ class SeatManager:
         agent = self.backend.agent(dom)
         for user, pw in ((DESKTOP_USER, creds.user_password), (SUPPORT_USER, creds.support_password)):
             import base64
-            agent.command("guest-set-user-password",
-                          {"username": user, "password": base64.b64encode(pw.encode()).decode(), "crypted": False})
+            args = {"username": user, "password": base64.b64encode(pw.encode()).decode(), "crypted": False}
+            try:
+                agent.command("guest-set-user-password", args, timeout=60)
+            except GuestError:
+                # Many seats booting at once on a small host: an agent slow to answer is
+                # marked unavailable by libvirt until it answers a ping again.
+                self.backend.wait_for_agent(dom, 120)
+                agent.command("guest-set-user-password", args, timeout=60)
         pub = (self.folder(seat) / "id_ed25519.pub").read_bytes()
         hostname = f"ws-{seat}"
         identity = (
