@@ -287,6 +287,18 @@ def test_baseline_is_in_every_fault_and_all_security():
     assert {c.id for c in base} <= ids
 
 
+def test_checks_get_the_seats_user_password_and_empty_without_it():
+    f = Catalog(FAULTS).get("account-access")
+    d = draw(f, 1, "locked")
+
+    def login(seat_ctx):
+        return next(spec["run"] for c, spec in checks.checks_for(f, d, None, seat_ctx) if c.id == "user-logs-in")
+
+    assert '"ab12-cd34-ef56"' in login({"user_password": "ab12-cd34-ef56"})
+    # lint and seats without credentials still render; the check then fails in the guest (no login possible)
+    assert 'USER, HOME, PW = "alex", "/home/alex", ""\n' in login(None)
+
+
 # -- test reports ----------------------------------------------------------------------------
 
 def test_fault_test_outcome_and_junit():

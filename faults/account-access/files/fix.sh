@@ -1,12 +1,15 @@
 #!/bin/sh
-# fix.sh VARIANT USER - the reference repair: the account works again, the policy stays,
-# and the user sets their own password at the next login.
+# fix.sh VARIANT USER - the reference repair: the account works again with the user's own
+# password, and the company's policy (90 / 7 / 14 days) stays on it.
 set -eu
 variant=$1 user=$2
 case "$variant" in
-locked|password-expired)
-    usermod -U "$user" 2>/dev/null || true
-    printf '%s:%s\n' "$user" "$(head -c 12 /dev/urandom | base64)" | chpasswd
+locked)
+    # The user's own password comes back: the lock only prefixed its hash with "!".
+    usermod -U "$user"
+    ;;
+password-expired)
+    # The user logs in with the password they know and must choose a new one at once.
     chage -d 0 "$user"
     ;;
 broken-shell)
