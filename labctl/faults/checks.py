@@ -94,9 +94,14 @@ def protected_paths(fault: Fault, d: Draw) -> list[str]:
     return [render_value(p, context(d), f"{fault.manifest}: protect") for p in fault.protect]
 
 
-def checks_for(fault: Fault, d: Draw, snapshot: dict | None = None) -> list[tuple[CheckSpec, dict]]:
-    """The fault's checks for this variant, the protected-data check, and the baseline, rendered."""
-    ctx = context(d)
+def checks_for(fault: Fault, d: Draw, snapshot: dict | None = None,
+               seat_ctx: dict | None = None) -> list[tuple[CheckSpec, dict]]:
+    """The fault's checks for this variant, the protected-data check, and the baseline, rendered.
+
+    ``seat_ctx``: what the seat adds to the templates: ``user_password``, the user's password
+    from the seat's credentials (what the user types to log in; empty when labctl does not know it).
+    """
+    ctx = context(d, **{"user_password": "", **(seat_ctx or {})})
     out = []
     if fault.protect:
         spec = CheckSpec(PROTECT_CHECK_ID, "integrity", "The user's data is intact (content, owner, permissions)",
@@ -569,14 +574,14 @@ def parse_batch(text: str, plans: list) -> dict[int, tuple[CommandResult, float]
 
 
 def run_checks(chan: Channel, fault: Fault, d: Draw, snapshot: dict | None = None, *,
-               offline_only: bool = False) -> CheckReport:
+               offline_only: bool = False, seat_ctx: dict | None = None) -> CheckReport:
     """Run every check of the fault's variant, and the baseline, in one guest command.
 
     ``offline_only``: the channel reaches the seat's disk, not the running machine
     (labctl.rescue); checks not marked ``offline`` are ``unknown`` without running.
     """
     start = time.monotonic()
-    todo = checks_for(fault, d, snapshot)
+    todo = checks_for(fault, d, snapshot, seat_ctx)
     runnable = [i for i, (c, _) in enumerate(todo) if c.offline or not offline_only]
     plans = [_plan(*todo[i]) for i in runnable]
     why = ""

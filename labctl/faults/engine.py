@@ -318,7 +318,7 @@ class FaultEngine:
         if chan is None:
             report = self._check_from_disk(seat, fault, d, why)
         else:
-            report = run_checks(chan, fault, d, self.snapshot(seat))
+            report = run_checks(chan, fault, d, self.snapshot(seat), seat_ctx=self._seat_ctx(seat))
             if why:
                 report = dataclasses.replace(report, routes=(f"{chan.name} ({why})",))
         run_dir = self.run_dir(seat, fault.id, "check")
@@ -326,13 +326,19 @@ class FaultEngine:
         (run_dir / "check.json").write_text(json.dumps({**report.as_dict(), "seat": seat, "seed": d.seed}, indent=2))
         return report
 
+    def _seat_ctx(self, seat: str) -> dict:
+        """What check templates may use from the seat itself: the user's password (what they type)."""
+        creds = self.seats.credentials(seat)
+        return {"user_password": creds.user_password if creds else ""}
+
     def _check_from_disk(self, seat: str, fault: Fault, d: Draw, why: str) -> CheckReport:
         """No road into the running seat: judge what its disk shows (labctl.rescue); else no verdict."""
         from ..rescue import open_disk
 
         try:
             with open_disk(self.seats, seat) as chan:
-                report = run_checks(chan, fault, d, self.snapshot(seat), offline_only=True)
+                report = run_checks(chan, fault, d, self.snapshot(seat), offline_only=True,
+                                    seat_ctx=self._seat_ctx(seat))
         except LabError as exc:
             return unreachable_report(fault, d, f"{why}; reading its disk failed: {exc.message}")
         return dataclasses.replace(report, routes=(f"disk ({why}; a rescue machine read a copy of its disk)",))

@@ -287,6 +287,18 @@ def test_baseline_is_in_every_fault_and_all_security():
     assert {c.id for c in base} <= ids
 
 
+def test_checks_get_the_seats_user_password_and_empty_without_it():
+    f = Catalog(FAULTS).get("account-access")
+    d = draw(f, 1, "locked")
+
+    def login(seat_ctx):
+        return next(spec["run"] for c, spec in checks.checks_for(f, d, None, seat_ctx) if c.id == "user-logs-in")
+
+    assert '"ab12-cd34-ef56"' in login({"user_password": "ab12-cd34-ef56"})
+    # lint and seats without credentials still render; the check then fails in the guest (no login possible)
+    assert 'USER, HOME, PW = "alex", "/home/alex", ""\n' in login(None)
+
+
 # -- test reports ----------------------------------------------------------------------------
 
 def test_fault_test_outcome_and_junit():
@@ -381,7 +393,7 @@ def test_a_check_run_is_one_command_with_each_checks_own_user_timeout_and_verdic
                                                           "stdout_regex": r"\Aout\n\Z"}),
         (CS("quotes", "functional", "t", "command", {}), {"run": "printf '%s' \"it's\" | grep -q \"it's\""}),
     ]
-    monkeypatch.setattr(checks_mod, "checks_for", lambda fault, d, snap=None: specs)
+    monkeypatch.setattr(checks_mod, "checks_for", lambda fault, d, snap=None, seat_ctx=None: specs)
     chan = LocalChannel()
     f = Catalog(FAULTS).get("disk-full")
     before = set(os.listdir("/run"))
@@ -420,7 +432,7 @@ def test_from_the_disk_only_offline_checks_run_and_the_rest_is_unknown(tmp_path,
         (CS("offline-cmd", "security", "t", "command", {}, offline=True), {"run": "true"}),
         (CS("live-cmd", "functional", "t", "command", {}, offline=False), {"run": f"touch {ran}"}),
     ]
-    monkeypatch.setattr(checks_mod, "checks_for", lambda fault, d, snap=None: specs)
+    monkeypatch.setattr(checks_mod, "checks_for", lambda fault, d, snap=None, seat_ctx=None: specs)
     f = Catalog(FAULTS).get("disk-full")
     report = checks_mod.run_checks(LocalChannel(), f, draw(f, 1, "trash"), offline_only=True)
     by = {r.id: r for r in report.results}
