@@ -64,7 +64,7 @@ if [ -f "$PIDFILE" ] && grep -qa "serve" "/proc/$(cat "$PIDFILE")/cmdline" 2>/de
     for _ in $(seq 1 50); do kill -0 "$(cat "$PIDFILE")" 2>/dev/null || break; sleep 0.1; done
 fi
 log "starting the web app on $WEB_LISTEN:$WEB_PORT (log: $STATE_DIR/web/serve.log)"
-setsid nohup labctl serve --listen "$WEB_LISTEN" --port "$WEB_PORT" --session "$SESSION" \
+setsid nohup "$LABCTL_VENV/bin/labctl" serve --listen "$WEB_LISTEN" --port "$WEB_PORT" --session "$SESSION" \
     >"$STATE_DIR/web/serve.log" 2>&1 < /dev/null &
 echo $! > "$PIDFILE"
 for _ in $(seq 1 100); do
