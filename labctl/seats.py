@@ -43,6 +43,10 @@ DOMAIN_PREFIX = "labctl-"
 FORWARDED = ("ssh", "rdp")
 GUEST_PORTS = {"ssh": 22, "rdp": 3389}
 DESKTOP_USER = "alex"
+# The seat's own xrdp certificate, as pinned on the host at creation (in the seat's folder).
+RDP_CERT = "rdp_cert.pem"
+# xrdp.ini's certificate= and key_file= are empty in Debian's file: these are the paths it uses.
+XRDP_CERT, XRDP_KEY = "/etc/xrdp/cert.pem", "/etc/xrdp/key.pem"
 SUPPORT_USER = "support"
 
 Progress = Callable[[str], None]
@@ -139,6 +143,11 @@ class SeatInfo:
     def name(self) -> str:
         return self.record.name
 
+    @property
+    def rdp_fingerprint(self) -> str | None:
+        """SHA-256 of the seat's own xrdp certificate, as FreeRDP writes it (aa:bb:...); None without RDP."""
+        return rdp_fingerprint(self.folder / RDP_CERT) if self.record.ports.get("rdp") else None
+
     def as_dict(self, secrets_too: bool = False) -> dict:
         d = {
             "name": self.name,
@@ -157,6 +166,9 @@ class SeatInfo:
             "known_hosts": str(self.folder / "known_hosts"),
             "console_log": str(self.folder / "console.log"),
         }
+        if self.record.ports.get("rdp"):
+            d["rdp_cert"] = str(self.folder / RDP_CERT)
+            d["rdp_fingerprint"] = self.rdp_fingerprint
         if secrets_too and self.credentials:
             d["credentials"] = dataclasses.asdict(self.credentials)
         return d
@@ -251,6 +263,17 @@ def wait_for_desktop(agent, *, deadline: float, what: str) -> None:
             raise GuestError(f"{what}: the user's desktop session did not start (step {res.rc})",
                              hint="see /var/log/lightdm/ and ~alex/.xsession-errors in the guest")
         time.sleep(2)
+
+
+def rdp_fingerprint(pem_file: Path) -> str | None:
+    """The SHA-256 fingerprint of a PEM certificate file, lower-case hex pairs joined by ':'; None if missing."""
+    import ssl
+
+    try:
+        der = ssl.PEM_cert_to_DER_cert(pem_file.read_text())
+    except (OSError, ValueError):
+        return None
+    return ":".join(f"{b:02x}" for b in hashlib.sha256(der).digest())
 
 
 def random_mac() -> str:
@@ -687,6 +710,37 @@ class SeatManager:
         port = self._record(dom).ports["ssh"]
         key_type, key_b64 = hostkey.decode().split()[:2]
         (self.folder(seat) / "known_hosts").write_text(f"[{host}]:{port} {key_type} {key_b64}\n")
+        if self._record(dom).ports.get("rdp"):
+            self._personalise_rdp(seat, agent, hostname)
+
+    def _personalise_rdp(self, seat: str, agent, hostname: str) -> None:
+        """Give the seat's xrdp a TLS key and certificate of its own, and pin the certificate on the host.
+
+        The image (and so every warm seat) comes with one key: anyone with the image
+        could pose as any seat's RDP service. The new certificate is kept in the seat's
+        folder; `seat info` shows its fingerprint for the RDP client to check. Classic
+        RDP security, whose RSA key (rsakeys.ini) is the image's too, is turned off:
+        TLS only. xrdp reads both files at each connection, so no restart is needed.
+        """
+        script = (
+            "set -e; umask 077; cd /etc/xrdp; "
+            # ECDSA P-256: under a second even under emulation (RSA 2048: about 5 s there).
+            "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 "
+            f"-subj /CN={hostname} -addext subjectAltName=DNS:{hostname} "
+            "-keyout key.pem.new -out cert.pem.new 2>/dev/null; "
+            # xrdp reads its key through the ssl-cert group (images/desktop/customize.sh).
+            "chgrp ssl-cert key.pem.new; chmod 640 key.pem.new; chmod 644 cert.pem.new; "
+            f"mv -f key.pem.new {XRDP_KEY}; mv -f cert.pem.new {XRDP_CERT}; "
+            "sed -i 's/^security_layer=.*/security_layer=tls/' xrdp.ini; grep -qx 'security_layer=tls' xrdp.ini; "
+            "sync"
+        )
+        res = agent.sh(script, timeout=60)
+        if not res.ok:
+            raise GuestError(f"seat {seat}: making the RDP certificate failed: {res.stderr.strip() or res.rc}")
+        pinned = self.folder(seat) / RDP_CERT
+        pinned.write_bytes(agent.read_file(XRDP_CERT) or b"")
+        if rdp_fingerprint(pinned) is None:
+            raise GuestError(f"seat {seat}: the guest's RDP certificate ({XRDP_CERT}) cannot be read")
 
     def _personalise_company(self, seat: str, dom, creds: Credentials, server) -> None:
         """Put the seat's VPN identity, the lab CA and its network-folder account in; connect the VPN."""
@@ -708,7 +762,9 @@ class SeatManager:
             "for i in $(seq 1 120); do ip -4 addr show dev tun0 2>/dev/null | grep -q 'inet ' && exit 0; sleep 0.5; done; "
             "echo 'the VPN did not come up' >&2; exit 1"
         )
-        res = agent.sh(script, input=(fstab_line(seat) + "\n").encode(), timeout=120)
+        # update-ca-certificates alone takes 45 s on a desktop seat under emulation (one process per
+        # CA certificate); with seats and the server starting beside it, 120 s was not enough.
+        res = agent.sh(script, input=(fstab_line(seat) + "\n").encode(), timeout=300)
         if not res.ok:
             raise GuestError(f"seat {seat}: company setup failed: {res.stderr.strip() or res.rc}",
                              hint="`labctl server status` shows whether the company server answers")

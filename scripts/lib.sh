@@ -3,12 +3,18 @@
 set -euo pipefail
 
 LABCTL_VENV=${LABCTL_VENV:-/opt/labctl/venv}
+# Where the `labctl` command is linked for everyone; set it empty to leave the
+# machine's command alone (a second checkout tried beside an installed one).
+LABCTL_LINK=${LABCTL_LINK-/usr/local/bin/labctl}
 export DEBIAN_FRONTEND=noninteractive
 HOST_PACKAGES=(qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients python3-libvirt
                python3-venv python3-pip mmdebstrap e2fsprogs openssh-client ca-certificates
                novnc openssl netcat-openbsd)
 # The web app's tests drive a real browser: Debian's Chromium and its WebDriver.
 TEST_PACKAGES=(chromium chromium-driver)
+
+# The scripts run the labctl of the environment they installed, whatever PATH holds.
+labctl() { "$LABCTL_VENV/bin/labctl" "$@"; }
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -43,7 +49,7 @@ install_python() {
         | grep -v -e "^WARNING: Location 'file:" || true
     "$LABCTL_VENV/bin/python" -c "import labctl, libvirt, ansible_runner, aiohttp, PIL" \
         || { echo "error: the Python environment is incomplete" >&2; exit 1; }
-    ln -sf "$LABCTL_VENV/bin/labctl" /usr/local/bin/labctl
+    if [ -n "$LABCTL_LINK" ]; then ln -sf "$LABCTL_VENV/bin/labctl" "$LABCTL_LINK"; fi
 }
 
 fix_kvm_device() {

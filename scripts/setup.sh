@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Set up a lab host and start a small class: the README's first command.
 #   sudo bash scripts/setup.sh [ROSTER.csv [SCENARIO [SESSION]]]
-#        (default: examples/class.csv, scenario practice, session demo)
+#        (default: examples/class.csv, scenario practice-desktop, session demo)
 # Safe to run again: what exists is kept, what is missing is made.
+# The lab's settings come from /etc/labctl/config.toml if it exists; LABCTL_CONFIG=FILE
+# (state_dir, port_min/port_max...: README, "Configuration") runs a second lab beside it,
+# and LABCTL_VENV=DIR LABCTL_LINK= keep the machine's own labctl untouched.
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 need_root
 ROSTER=$(realpath "${1:-examples/class.csv}")
-SCENARIO=${2:-practice}
+SCENARIO=${2:-practice-desktop}
 SESSION=${3:-demo}
 
 install_packages "${HOST_PACKAGES[@]}"
@@ -16,8 +19,23 @@ start_daemons
 
 log "checking the host"
 labctl doctor || true
-log "building the workstation and company server images (cached after the first time)"
-labctl image build workstation
+# The scenario names the image its seats boot (practice-desktop: the XFCE desktop,
+# the user logged in on screen); company seats (a fault with network: company) also
+# need the company server's image.
+IMAGE=$("$LABCTL_VENV/bin/python" - "$SCENARIO" <<'PY'
+import sys
+from labctl.config import load_config
+from labctl.errors import LabError
+from labctl.sessions.scenario import load_scenario
+try:
+    cfg = load_config()
+    print(load_scenario(sys.argv[1], cfg.scenarios_dir).image or cfg.default_image)
+except LabError as exc:
+    sys.exit(f"error: {exc.message}" + (f"\nhint: {exc.hint}" if exc.hint else ""))
+PY
+)
+log "building the $IMAGE image and the company server image (cached after the first time)"
+labctl image build "$IMAGE"
 labctl image build server
 
 # The main job: a class on the scenario. Each trainee (or pair) gets a seat with a
@@ -46,7 +64,7 @@ if [ -f "$PIDFILE" ] && grep -qa "serve" "/proc/$(cat "$PIDFILE")/cmdline" 2>/de
     for _ in $(seq 1 50); do kill -0 "$(cat "$PIDFILE")" 2>/dev/null || break; sleep 0.1; done
 fi
 log "starting the web app on $WEB_LISTEN:$WEB_PORT (log: $STATE_DIR/web/serve.log)"
-setsid nohup labctl serve --listen "$WEB_LISTEN" --port "$WEB_PORT" --session "$SESSION" \
+setsid nohup "$LABCTL_VENV/bin/labctl" serve --listen "$WEB_LISTEN" --port "$WEB_PORT" --session "$SESSION" \
     >"$STATE_DIR/web/serve.log" 2>&1 < /dev/null &
 echo $! > "$PIDFILE"
 for _ in $(seq 1 100); do
@@ -66,7 +84,7 @@ for seat in "${SEATS[@]}"; do
     echo
 done
 echo "Instructor: labctl session status $SESSION; labctl session check $SESSION; labctl session report $SESSION"
-echo "Tickets:    labctl ticket show $SESSION SEAT (the user's words); repair the seat over VNC or SSH"
+echo "Tickets:    labctl ticket show $SESSION SEAT (the user's words); repair the seat over VNC (the user's screen), RDP or SSH"
 echo
 log "in the browser (the web app runs in the background; stop it with: kill \$(cat $PIDFILE))"
 labctl serve --print-urls --listen "$WEB_LISTEN" --port "$WEB_PORT" --session "$SESSION"

@@ -34,7 +34,12 @@ def connect_text(info: SeatInfo) -> str:
         lines.append(f"  accounts    : alex (the user) / {c.user_password}    support (technician, sudo) / {c.support_password}")
     if r.ports.get("rdp"):
         lines.append(f"  RDP         : {host}:{r.ports['rdp']}   (a session of its own, as support or alex)")
-        lines.append(f"                e.g. xfreerdp /v:{host}:{r.ports['rdp']} /u:support /cert:ignore")
+        fp = info.rdp_fingerprint
+        if fp:
+            lines.append(f"                certificate SHA-256 {fp}")
+            lines.append(f"                e.g. xfreerdp /v:{host}:{r.ports['rdp']} /u:support /cert:fingerprint:sha256:{fp}")
+        else:
+            lines.append(f"                e.g. xfreerdp /v:{host}:{r.ports['rdp']} /u:support")
     if r.company:
         lines.append(f"  company     : corp.lab (VPN, network folder //files.corp.lab/{info.name}, "
                      "https://intranet.corp.lab/)")

@@ -143,3 +143,32 @@ def test_server_group_on_test_driver(run, monkeypatch):
     res = run("server", "start")  # no server image built in this cache: a clear error, nothing made
     assert res.exit_code != 0 and "image 'server' is not built" in res.output
     assert "not made" in run("server", "status").output
+
+
+def test_seat_info_pins_the_rdp_certificate_of_a_desktop_seat(tmp_path):
+    import subprocess
+
+    from labctl.cli.seat import connect_text
+    from labctl.seats import RDP_CERT, Credentials, SeatInfo, SeatRecord
+
+    rec = SeatRecord(name="desk1", state="ready", image="desktop", image_digest="abc", listen="127.0.0.1",
+                     ports={"ssh": 42000, "rdp": 42001})
+    info = SeatInfo(rec, "labctl-desk1", "running", 5900, tmp_path, Credentials.generate())
+    # No pinned certificate (a seat made before labctl pinned them): no fingerprint, no false promise.
+    assert info.rdp_fingerprint is None and "/cert:fingerprint" not in connect_text(info)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-subj", "/CN=ws-desk1", "-keyout", str(tmp_path / "key.pem"),
+                    "-out", str(tmp_path / RDP_CERT)], check=True, capture_output=True)
+    out = subprocess.run(["openssl", "x509", "-in", str(tmp_path / RDP_CERT), "-noout", "-fingerprint", "-sha256"],
+                         check=True, capture_output=True, text=True).stdout
+    expected = out.strip().split("=", 1)[1].lower()
+    assert info.rdp_fingerprint == expected and len(expected) == 95
+    text = connect_text(info)
+    assert f"/cert:fingerprint:sha256:{expected}" in text and "/cert:ignore" not in text
+    assert info.as_dict()["rdp_fingerprint"] == expected
+    # A seat without RDP (the workstation) says nothing about RDP.
+    plain = SeatInfo(SeatRecord(name="ws1", state="ready", image="workstation", image_digest="abc",
+                                listen="127.0.0.1", ports={"ssh": 42002}), "labctl-ws1", "running", 5901,
+                     tmp_path, None)
+    assert plain.rdp_fingerprint is None and "RDP" not in connect_text(plain)
+    assert "rdp_fingerprint" not in plain.as_dict()

@@ -1,7 +1,9 @@
 """The desktop image on a real seat: the user's live XFCE session on the seat's screen, RDP and SSH.
 
 One desktop seat for the module, started from the image's warm state; tests
-that change it reset it. Screenshots (PNG) are kept under
+that change it reset it. A second one, made beside it, shows that each seat has its
+own RDP key and certificate (pinned on the host, served on its port) and is then
+destroyed. Screenshots (PNG) are kept under
 <state_dir>/artifacts/desktop/ for a person (or CI) to look at.
 """
 
@@ -25,7 +27,8 @@ MIN_DESKTOP_COLOURS = 1000
 
 @pytest.fixture(scope="module")
 def desk(lab_cfg, vm_ready):
-    """A desktop seat (warm start); destroyed at the end of the module."""
+    """Two desktop seats made side by side (warm start). The first serves the whole module;
+    the second only shows that seats get their own RDP identity, and is destroyed after that."""
     from labctl import images
     from labctl.errors import LabError
     from labctl.seats import SeatManager
@@ -38,15 +41,20 @@ def desk(lab_cfg, vm_ready):
         images.build(lab_cfg, IMAGE)
     mgr = SeatManager(lab_cfg)
     mgr.warm_up(IMAGE)
-    name = f"desk-{secrets.token_hex(2)}"
+    tag = secrets.token_hex(2)
+    names = [f"desk-{tag}", f"desk2-{tag}"]
     started = time.monotonic()
-    mgr.create(name, IMAGE)
-    print(f"desktop seat {name} created (warm start) in {time.monotonic() - started:.1f} s")
-    yield mgr, name
+    made, errors = mgr.create_many(names, IMAGE, parallel=2)
+    print(f"desktop seats {', '.join(names)} created side by side (warm start) in {time.monotonic() - started:.1f} s")
     try:
-        mgr.destroy(name)
-    except LabError:
-        pass
+        assert not errors, {n: e.message for n, e in errors.items()}
+        yield mgr, names[0], names[1]
+    finally:
+        for name in names:
+            try:
+                mgr.destroy(name)
+            except LabError:
+                pass
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +99,7 @@ def as_alex_on_screen(agent, command: str):
 
 
 def test_user_is_logged_in_to_xfce_on_the_seat_screen(desk):
-    mgr, seat = desk
+    mgr, seat, _ = desk
     agent = mgr.agent(seat)
     assert on_screen(agent) == "alex"
     # The screen the session draws on is the machine's own (lightdm's X server on a VT), not a virtual one.
@@ -101,8 +109,67 @@ def test_user_is_logged_in_to_xfce_on_the_seat_screen(desk):
     assert set(info.record.ports) == {"ssh", "rdp"} and info.vnc_port
 
 
+def rdp_negotiate(port: int, protocols: int):
+    """Open an RDP connection from the host asking for ``protocols`` (1: TLS, 0: classic RDP security).
+
+    Returns the server's answer type (2: accepted, 3: refused) and, when TLS was accepted,
+    the SHA-256 fingerprint (aa:bb:...) of the certificate the seat serves.
+    """
+    import hashlib
+    import socket
+    import ssl
+    import struct
+
+    neg = struct.pack("<BBHI", 1, 0, 8, protocols)  # RDP_NEG_REQ
+    x224 = bytes([6 + len(neg), 0xE0, 0, 0, 0, 0, 0]) + neg  # X.224 Connection Request
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(struct.pack(">BBH", 3, 0, 4 + len(x224)) + x224)  # TPKT
+        head = sock.recv(4)
+        body = sock.recv(struct.unpack(">H", head[2:4])[0] - 4)
+        answer = body[7]
+        if answer != 2 or protocols != 1:
+            return answer, None
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE  # what is checked is the fingerprint, against the host's pin
+        with ctx.wrap_socket(sock) as tls:
+            der = tls.getpeercert(binary_form=True)
+    return answer, ":".join(f"{b:02x}" for b in hashlib.sha256(der).digest())
+
+
+def public_key(pem_file) -> str:
+    res = subprocess.run(["openssl", "x509", "-in", str(pem_file), "-noout", "-pubkey"],
+                         capture_output=True, text=True, check=True)
+    return res.stdout
+
+
+def test_each_desktop_seat_has_its_own_rdp_certificate(desk, tmp_path):
+    from labctl.seats import RDP_CERT, rdp_fingerprint
+
+    mgr, seat, other = desk
+    try:
+        infos = [mgr.info(s) for s in (seat, other)]
+        pins = [i.rdp_fingerprint for i in infos]
+        assert all(pins), pins
+        # What each seat's xrdp serves on its forwarded port is the certificate pinned on the host.
+        for info, pin in zip(infos, pins):
+            assert rdp_negotiate(info.record.ports["rdp"], 1) == (2, pin), info.name
+            # Classic RDP security (the image's shared RSA key) is refused: TLS only.
+            assert rdp_negotiate(info.record.ports["rdp"], 0)[0] == 3, info.name
+        # Two seats restored from the same saved memory made different keys (not only different names).
+        keys = [public_key(i.folder / RDP_CERT) for i in infos]
+        assert keys[0] != keys[1]
+        # And neither serves the image's own certificate, the one every warm seat starts with.
+        image_cert = tmp_path / "image.pem"
+        image_cert.write_bytes(mgr.agent(seat).read_file("/etc/ssl/certs/ssl-cert-snakeoil.pem") or b"")
+        assert rdp_fingerprint(image_cert) not in (None, *pins)
+        assert public_key(image_cert) not in keys
+    finally:
+        mgr.destroy(other)
+
+
 def test_screenshot_shows_the_desktop_not_a_console(desk, shots):
-    mgr, seat = desk
+    mgr, seat, _ = desk
     agent = mgr.agent(seat)
     desktop = settled(mgr, seat)
     shots("01-desktop", desktop)
@@ -133,6 +200,9 @@ SESMAN_LOG = "/var/log/xrdp-sesman.log"
 def rdp_login(mgr, seat: str, user: str, password: str, timeout: float = 90.0) -> str:
     """Log in over RDP from the host with FreeRDP (under Xvfb); what xrdp's session manager made of it.
 
+    The client accepts only the certificate pinned for the seat (`seat info`'s fingerprint):
+    a seat serving another one would get no login at all ("no answer").
+
     FreeRDP's /auth-only proves nothing against xrdp (no NLA: it exits 0 for any
     password), so a real client connects and the seat's xrdp-sesman log says whether
     PAM accepted the password and a session started: "started" or "refused".
@@ -145,7 +215,8 @@ def rdp_login(mgr, seat: str, user: str, password: str, timeout: float = 90.0) -
     seen = int(agent.sh(f"wc -l < {SESMAN_LOG}", timeout=30).stdout.strip() or 0)
     client = subprocess.Popen(
         ["xvfb-run", "-a", "timeout", str(int(timeout)), "xfreerdp", f"/v:127.0.0.1:{info.record.ports['rdp']}",
-         f"/u:{user}", f"/p:{password}", "/cert:ignore", "/sec:tls", "/log-level:ERROR"],
+         f"/u:{user}", f"/p:{password}", f"/cert:fingerprint:sha256:{info.rdp_fingerprint}", "/sec:tls",
+         "/log-level:ERROR"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     verdict = "no answer"
     try:
@@ -167,7 +238,7 @@ def rdp_login(mgr, seat: str, user: str, password: str, timeout: float = 90.0) -
 
 
 def test_rdp_login_with_the_seat_credentials(desk):
-    mgr, seat = desk
+    mgr, seat, _ = desk
     missing = [t for t in ("xfreerdp", "xvfb-run") if shutil.which(t) is None]
     if missing:
         if IN_CI:
@@ -184,7 +255,7 @@ def test_rdp_login_with_the_seat_credentials(desk):
 
 
 def test_ssh_as_support_with_the_seat_key(desk):
-    mgr, seat = desk
+    mgr, seat, _ = desk
     res = mgr.ssh(seat).run(["id", "-un"], timeout=60)
     assert res.ok and res.stdout.strip() == "support", res.stderr
 
@@ -195,7 +266,7 @@ def test_fault_shows_on_the_user_screen_and_reset_clears_it(desk, lab_cfg, shots
     from labctl.faults.engine import FaultEngine
     from labctl.faults.manifest import Catalog
 
-    mgr, seat = desk
+    mgr, seat, _ = desk
     root = Path(__file__).resolve().parents[2]
     engine = FaultEngine(lab_cfg, mgr, Catalog(root / "faults"))
     agent = mgr.agent(seat)
