@@ -63,12 +63,13 @@ class DiskChannel(Channel):
                              timeout=timeout)
         return CommandResult(tuple(argv), res.rc, res.stdout, res.stderr, res.duration, self.name, res.timed_out)
 
-    def ping(self, timeout: float = 3) -> bool:
-        return self.run(["/bin/true"], timeout=timeout).ok
-
 
 def _copy_top_layer(seats, seat: str, dest: Path) -> None:
-    """Copy the seat's running disk (its top layer; the layers below are frozen) at one instant."""
+    """Copy the seat's running disk (its top layer; the layers below are frozen) at one instant.
+
+    Files a trainee saved a moment ago may still sit in the guest's page cache (Linux
+    writes data out within about 30 s): a SysRq sync writes them out first.
+    """
     from .seats import domain_name
 
     dom = seats.backend.get(domain_name(seat))
@@ -77,40 +78,23 @@ def _copy_top_layer(seats, seat: str, dest: Path) -> None:
         raise HostError(f"seat {seat}: no disk at {live}")
     paused = False
     try:
-        if seats.backend.is_running(dom) and seats.backend.state_name(dom) == "running":
-            _emergency_sync(dom)
-            dom.suspend()  # QEMU drains and flushes its disks when the machine stops
+        if seats.backend.state_name(dom) == "running":
+            if seats.backend.sysrq_sync(dom):  # else the disk is read as last written
+                time.sleep(SYNC_WAIT)
+            seats.backend.pause(dom)
             paused = True
         subprocess.run(["cp", "--sparse=always", str(live), str(dest)], check=True, capture_output=True)
     except subprocess.CalledProcessError as exc:
         raise HostError(f"seat {seat}: cannot copy its disk: {exc.stderr.decode(errors='replace').strip()}") from None
-    except Exception as exc:  # libvirt errors
-        if isinstance(exc, LabError):
-            raise
-        raise HostError(f"seat {seat}: cannot pause it to copy its disk: {exc}") from None
     finally:
         if paused:
-            try:
-                dom.resume()
-            except Exception:  # noqa: BLE001 - the seat is left as it was found if at all possible
-                seats.backend.start(dom)
+            seats.backend.start(dom)  # resumes a paused domain
 
 
-def _emergency_sync(dom, wait: float = SYNC_WAIT) -> None:
-    """Have the guest's kernel write what it holds in memory to disk: Alt+SysRq+S on its keyboard.
-
-    Files a trainee saved a moment ago may still sit in the guest's page cache
-    (Linux writes data out within about 30 s). The kernel's magic SysRq key needs
-    nothing from the guest's programs (Debian enables its sync function); the sync
-    runs in the background, hence the wait.
-    """
-    import libvirt
-
-    try:
-        dom.sendKey(libvirt.VIR_KEYCODE_SET_LINUX, 0, [56, 99, 31], 3, 0)  # KEY_LEFTALT, KEY_SYSRQ, KEY_S
-    except libvirt.libvirtError:
-        return  # the disk is then read as last written
-    time.sleep(wait)
+def _names(seats, seat: str) -> tuple[str, str, Path]:
+    """The rescue machine's name, its libvirt domain and its folder, for ``seat``."""
+    name = f"rescue.{seat}"  # '.' is not allowed in seat names: no clash with a seat
+    return name, f"labctl-{name}", seats.cfg.state_dir / "rescue" / seat
 
 
 @contextlib.contextmanager
@@ -127,9 +111,7 @@ def open_disk(seats, seat: str, say=None) -> Iterator[DiskChannel]:
     started = time.monotonic()
     info = seats.info(seat)
     built = images.find_built(seats.cfg, info.record.image)
-    name = f"rescue.{seat}"
-    dom_name = f"labctl-{name}"
-    folder = seats.cfg.state_dir / "rescue" / seat
+    name, dom_name, folder = _names(seats, seat)
     folder.parent.mkdir(parents=True, exist_ok=True)
     # One rescue machine per seat at a time (a check from the CLI and one from the web).
     lock = open(folder.parent / f".{seat}.lock", "w")
@@ -174,7 +156,8 @@ def open_disk(seats, seat: str, say=None) -> Iterator[DiskChannel]:
 
 def clear(seats, seat: str) -> None:
     """Remove a rescue machine left for ``seat`` by a process that was killed (and its files)."""
-    old = seats.backend.lookup(f"labctl-rescue.{seat}")
+    _, dom_name, folder = _names(seats, seat)
+    old = seats.backend.lookup(dom_name)
     if old is not None:
         seats.backend.undefine(old)
-    shutil.rmtree(seats.cfg.state_dir / "rescue" / seat, ignore_errors=True)
+    shutil.rmtree(folder, ignore_errors=True)

@@ -494,7 +494,7 @@ class SeatManager:
                 self.backend.restore(str(boot), None)
                 boot.unlink()
                 dom = self.backend.get(domain_name(seat))
-                self._sync_clock(dom, strict=True)
+                self._after_restore(dom, strict=True)
             else:
                 say(f"seat {seat}: booting ({accel.accel}) from image {built.name} {built.digest}")
                 self.backend.start(dom)
@@ -707,10 +707,11 @@ class SeatManager:
         if not hostkey:
             raise GuestError(f"seat {seat}: the guest has no SSH host key")
         host = self._ssh_host()
-        port = self._record(dom).ports["ssh"]
+        ports = self._record(dom).ports
+        port = ports["ssh"]
         key_type, key_b64 = hostkey.decode().split()[:2]
         (self.folder(seat) / "known_hosts").write_text(f"[{host}]:{port} {key_type} {key_b64}\n")
-        if self._record(dom).ports.get("rdp"):
+        if ports.get("rdp"):
             self._personalise_rdp(seat, agent, hostname)
 
     def _personalise_rdp(self, seat: str, agent, hostname: str) -> None:
@@ -796,7 +797,7 @@ class SeatManager:
         self.backend.start(dom)
         if wait:
             self.backend.wait_for_agent(dom, self.cfg.boot_timeout)
-            self._sync_clock(dom)
+            self._after_restore(dom)
             wait_for_ssh(self._ssh_host(), self._record(dom).ports["ssh"], timeout=60)
         return self.info(seat)
 
@@ -831,7 +832,7 @@ class SeatManager:
                 except GuestError:
                     continue
                 if new and new != old:
-                    self._sync_clock(dom)
+                    self._after_restore(dom)
                     # Services the user relies on are up only once the boot is over.
                     agent.run(["/bin/systemctl", "is-system-running", "--wait"],
                               timeout=max(30.0, deadline - time.monotonic()))
@@ -884,7 +885,7 @@ class SeatManager:
         self.backend.restore(str(folder / "pristine.save"), xml)
         dom = self.backend.get(dom.name())
         self.backend.set_metadata(dom, record.to_xml())
-        self._sync_clock(dom)
+        self._after_restore(dom)
         self._reconnect_company(dom)
 
     def reset(self, seat: str, *, wait: bool = True) -> float:
@@ -909,7 +910,7 @@ class SeatManager:
         dom = self._domain(seat)
         if wait:
             self.backend.wait_for_agent(dom, 60)
-            self._sync_clock(dom)
+            self._after_restore(dom)
             self._reconnect_company(dom)
             wait_for_ssh(self._ssh_host(), rec.ports["ssh"], timeout=60)
         return time.monotonic() - started
@@ -942,7 +943,7 @@ class SeatManager:
             save.unlink(missing_ok=True)
             raise
         self.backend.restore(str(save), xml)
-        self._sync_clock(self.backend.get(dom.name()))
+        self._after_restore(self.backend.get(dom.name()))
         self._reconnect_company(self.backend.get(dom.name()))
         return time.monotonic() - started
 
@@ -966,7 +967,7 @@ class SeatManager:
         self.backend.restore(str(folder / f"{name}.save"), xml)
         dom = self._domain(seat)
         self.backend.wait_for_agent(dom, 60)
-        self._sync_clock(dom)
+        self._after_restore(dom)
         self._reconnect_company(dom)
         return time.monotonic() - started
 
@@ -976,7 +977,7 @@ class SeatManager:
                 p.unlink(missing_ok=True)
                 p.with_suffix(".qcow2").unlink(missing_ok=True)
 
-    def _sync_clock(self, dom, *, strict: bool = False) -> None:
+    def _after_restore(self, dom, *, strict: bool = False) -> None:
         """After a restore: set the guest's clock to now and reseed its random generator.
 
         The clock of a restored guest is in the past. ``date -s`` through the

@@ -583,6 +583,7 @@ def run_checks(chan: Channel, fault: Fault, d: Draw, snapshot: dict | None = Non
     start = time.monotonic()
     todo = checks_for(fault, d, snapshot, seat_ctx)
     runnable = [i for i, (c, _) in enumerate(todo) if c.offline or not offline_only]
+    slot = {i: k for k, i in enumerate(runnable)}  # a check's index in todo -> in plans
     plans = [_plan(*todo[i]) for i in runnable]
     why = ""
     got: dict[int, tuple[CommandResult, float]] = {}
@@ -601,12 +602,12 @@ def run_checks(chan: Channel, fault: Fault, d: Draw, snapshot: dict | None = Non
         why = str(exc)
     results = []
     for i, (c, spec) in enumerate(todo):
-        if i not in runnable:
+        if i not in slot:
             results.append(CheckResult(c.id, c.group, c.title, UNKNOWN,
                                        "no verdict: needs the running machine, which did not answer "
                                        "(only its disk was read)", "", route=chan.name))
             continue
-        k = runnable.index(i)
+        k = slot[i]
         r, dur = got.get(k, (None, 0.0))
         results.append(_judge(c, spec, r, plans[k][2], chan.name, dur, why or "the check gave no answer"))
     return CheckReport(fault.id, d.variant, tuple(results), time.monotonic() - start, routes=(chan.name,))
