@@ -61,7 +61,8 @@ def test_bad_config_file_names_file_and_field(run, tmp_path):
 
 def test_unknown_seat_on_test_driver(run, monkeypatch):
     monkeypatch.setenv("LABCTL_LIBVIRT_URI", "test:///default")
-    for cmd in (["seat", "info", "ghost"], ["seat", "reset", "ghost"], ["seat", "destroy", "--yes", "ghost"]):
+    for cmd in (["seat", "info", "ghost"], ["seat", "reset", "ghost"], ["seat", "destroy", "--yes", "ghost"],
+                ["seat", "destroy", "-y", "ghost"]):
         res = run(*cmd)
         assert res.exit_code == 3, (cmd, res.output)
         assert "no seat named 'ghost'" in res.output
