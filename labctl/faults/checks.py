@@ -497,8 +497,12 @@ def run_check(chan: Channel, check: CheckSpec, spec: dict) -> CheckResult:
 # guest as one bash script: the checks in a few lanes (background subshells; more
 # lanes than that only make a one-vCPU guest thrash), each check with its own user
 # and timeout, its output kept in a private folder under /run that the script
-# removes; then every check's exit status, times and output come back base64-encoded,
-# one line each. Nothing of it stays in the guest.
+# removes; then that folder comes back as one base64-encoded tar (every check's exit
+# status, times and output). Nothing of it stays in the guest.
+#
+# One tar rather than a line per check: collecting with cat and two base64 per check
+# cost 60 % of the run's own overhead under emulation (19 empty checks: 5.5 s with
+# per-check collection, 2.2 s with one tar; measured 2026-11-25).
 
 LANES = 3
 
@@ -539,36 +543,53 @@ def batch_script(plans: list[tuple[str, str | None, float]], n_lanes: int = LANE
                         f'echo "$? $s $EPOCHREALTIME" >"$d/{i}.r"')
         lines.append("( " + "\n  ".join(jobs) + "\n) &\n")
     lines.append("wait\n")
-    lines.append(f'for i in $(seq 0 {len(plans) - 1}); do printf \'@@%s %s %s %s\\n\' "$i" '
-                 '"$(cat "$d/$i.r" 2>/dev/null || echo x)" "$(base64 -w0 <"$d/$i.o")" "$(base64 -w0 <"$d/$i.e")"; '
-                 'done\n')
+    lines.append('cd "$d" || exit 97\nprintf \'@@tar \'\ntar -cf - -- . | base64 -w0\necho\n')
     return "".join(lines)
 
 
 def parse_batch(text: str, plans: list) -> dict[int, tuple[CommandResult, float]]:
-    """Each check's result and its duration in the guest, by index; checks with no line are absent."""
+    """Each check's result and its duration in the guest, by index; checks with no status are absent.
+
+    The answer is the run's private folder as a base64 tar: ``<i>.r`` (exit status, start
+    and end time), ``<i>.o`` and ``<i>.e`` (output) per check. It is read in memory, never
+    unpacked on the host. A cut or garbled answer yields no result at all.
+    """
     import base64
     import binascii
+    import io
+    import tarfile
 
+    m = re.search(r"^@@tar ([A-Za-z0-9+/=]*)$", text, re.M)
+    if not m:
+        return {}
+    try:
+        raw = base64.b64decode(m.group(1), validate=True)
+        # A whole archive ends with two zero blocks; anything else was cut on the way.
+        if len(raw) < 1024 or len(raw) % 512 or raw[-1024:] != bytes(1024):
+            return {}
+        files: dict[str, bytes] = {}
+        with tarfile.open(fileobj=io.BytesIO(raw), mode="r:") as tar:
+            for member in tar:
+                name = member.name.removeprefix("./")
+                if member.isfile() and re.fullmatch(r"\d+\.[roe]", name):
+                    fh = tar.extractfile(member)
+                    files[name] = fh.read() if fh else b""
+    except (ValueError, binascii.Error, tarfile.TarError, EOFError):
+        return {}
     out: dict[int, tuple[CommandResult, float]] = {}
-    for line in text.splitlines():
-        if not line.startswith("@@"):
-            continue
-        parts = line[2:].split(" ")
-        if len(parts) != 6 or not parts[0].isdigit() or not parts[1].lstrip("-").isdigit():
+    for i in range(len(plans)):
+        if not all(f"{i}.{x}" in files for x in "roe"):
             continue  # no status: the check's subshell never finished
-        i, rc = int(parts[0]), int(parts[1])
-        if i >= len(plans):
+        parts = files[f"{i}.r"].decode("ascii", "replace").split()
+        if len(parts) != 3 or not parts[0].lstrip("-").isdigit():
             continue
+        rc = int(parts[0])
         try:
-            dur = max(0.0, float(parts[3].replace(",", ".")) - float(parts[2].replace(",", ".")))
+            dur = max(0.0, float(parts[2].replace(",", ".")) - float(parts[1].replace(",", ".")))
         except ValueError:
             dur = 0.0
-        try:
-            so = base64.b64decode(parts[4], validate=True).decode("utf-8", "surrogateescape")
-            se = base64.b64decode(parts[5], validate=True).decode("utf-8", "surrogateescape")
-        except (ValueError, binascii.Error):
-            continue
+        so = files[f"{i}.o"].decode("utf-8", "surrogateescape")
+        se = files[f"{i}.e"].decode("utf-8", "surrogateescape")
         out[i] = (CommandResult(("/bin/sh", "-c", plans[i][0]), rc, so, se, dur, "", timed_out=(rc == 124)), dur)
     return out
 

@@ -421,6 +421,33 @@ def test_a_garbled_or_cut_check_run_is_unknown_never_pass():
     assert all("no answer" in r.observed for r in report.results)
 
 
+def test_a_cut_tar_answer_gives_no_result_and_a_whole_one_every_result():
+    import base64
+    import io
+    import tarfile
+
+    from labctl.faults.checks import parse_batch
+
+    plans = [("true", None, 90.0), ("false", None, 90.0)]
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:") as tar:
+        for name, data in (("./0.r", b"0 10.0 10.5\n"), ("./0.o", b"hello\n"), ("./0.e", b""),
+                           ("./1.r", b"1 10.0 12.0\n"), ("./1.o", b""), ("./1.e", b"\xffbad\n"),
+                           ("./../9.r", b"0 1 2\n")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    whole = base64.b64encode(buf.getvalue()).decode()
+    got = parse_batch(f"noise\n@@tar {whole}\n", plans)
+    assert sorted(got) == [0, 1]
+    assert got[0][0].rc == 0 and got[0][0].stdout == "hello\n" and abs(got[0][1] - 0.5) < 1e-6
+    assert got[1][0].rc == 1 and got[1][0].stderr.endswith("bad\n")
+    # cut anywhere: nothing, so every check of the run is unknown
+    for cut in (len(whole) // 2, len(whole) // 4 * 4 - 1376, 700):
+        assert parse_batch(f"@@tar {whole[:cut]}\n", plans) == {}, cut
+    assert parse_batch("@@tar !!!\n", plans) == {}
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="the batch runs checks as other users with runuser (root only)")
 def test_from_the_disk_only_offline_checks_run_and_the_rest_is_unknown(tmp_path, monkeypatch):
     from labctl.faults import checks as checks_mod
