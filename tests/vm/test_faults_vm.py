@@ -9,7 +9,9 @@ The recipes are tested on LABCTL_TEST_PARALLEL seats at once (default 3): most o
 a step's time is latency (Ansible starting on the host, a guest booting or
 running one shell script); with two one-vCPU seats and the company server the
 load average of a 2-core CI machine stayed at 2-3 (measured 2026-11-24), so a
-third seat uses what was left idle.
+third seat uses what was left idle. Recipes that need the company network run on
+seats wired to the company server: one such seat per company recipe, up to all of
+them, so that those recipes do not queue behind a single seat.
 """
 
 from __future__ import annotations
@@ -47,17 +49,25 @@ def reports(lab_cfg, seat_manager):
 
     seats = [f"ft{i}-{secrets.token_hex(2)}" for i in range(min(PARALLEL, len(IDS)))]
     # Recipes with `network: company` need a seat wired to the company server: the first
-    # seat is one (it runs the other recipes too), and the server starts with it.
+    # seats are (one per company recipe, as many as there are seats; they run the other
+    # recipes too), and the server starts with them.
     company = {f.id for f in Catalog(ROOT / "faults").all() if f.needs_company and f.id in IDS}
-    made, errors = seat_manager.create_many(seats[1:], parallel=len(seats)) if len(seats) > 1 else ([], {})
-    if seats:
+    wired = set(seats[:len(company)])
+    made, errors = seat_manager.create_many([s for s in seats if s not in wired], parallel=len(seats))
+    if wired:
         try:
-            made.append(seat_manager.create(seats[0], company=bool(company)))
+            more, errs = seat_manager.create_many(sorted(wired), company=True, parallel=len(wired))
+            made += more
+            errors.update(errs)
         except Exception as exc:  # noqa: BLE001 - reported below with the others
-            errors[seats[0]] = exc
+            errors["company server"] = exc
     if errors:
         for name in [m.name for m in made]:
             seat_manager.destroy(name)
+        if company:
+            from labctl.server import ServerManager
+
+            ServerManager(lab_cfg).destroy()
         pytest.fail(f"test seats could not be made: {errors}")
     # Longest first, so that the seats finish together rather than one waiting on the last big recipe.
     catalog = Catalog(ROOT / "faults")
@@ -86,7 +96,7 @@ def reports(lab_cfg, seat_manager):
         # One engine (and libvirt connection) per thread.
         engine = FaultEngine(lab_cfg, SeatManager(lab_cfg), Catalog(ROOT / "faults"))
         while True:
-            fault_id = next_fault(seat == seats[0] and bool(company))
+            fault_id = next_fault(seat in wired)
             if fault_id is None:
                 return
             try:
