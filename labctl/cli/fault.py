@@ -180,14 +180,19 @@ def ticket(ctx, seat, lang, as_json) -> None:
 @click.option("--image", help="Image of the temporary seat (default from config; e.g. desktop).")
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed for the drawn parameters.")
 @click.option("--no-repairs", is_flag=True, help="Skip the declared repairs and decoys.")
-@click.option("--reboots", type=click.Choice(["all", "first", "none"]), default="all", show_default=True,
-              help="Which variants prove reboot persistence (a reboot costs tens of seconds when emulated).")
+@click.option("--reboots", type=click.Choice(["all", "first", "first-broken", "none"]), default="all",
+              show_default=True,
+              help="Which variants prove reboot persistence (a reboot costs tens of seconds when emulated); "
+                   "first-broken: only the first variant's broken machine.")
+@click.option("--repeats", type=click.Choice(["all", "first"]), default="all", show_default=True,
+              help="Which variants prove that a second inject and a second fix change nothing.")
 @click.option("--quick", is_flag=True, help="Same as --reboots none (for authoring).")
 @click.option("--junit", type=click.Path(dir_okay=False), help="Write a JUnit XML report here.")
 @click.option("--json-out", type=click.Path(dir_okay=False), help="Write a JSON report here.")
 @json_option
 @click.pass_context
-def test(ctx, fault_ids, all_, variants, seat, image, seed, no_repairs, reboots, quick, junit, json_out, as_json) -> None:
+def test(ctx, fault_ids, all_, variants, seat, image, seed, no_repairs, reboots, repeats, quick, junit, json_out,
+         as_json) -> None:
     """Prove recipes on a real seat: healthy, inject, checks fail, fix, checks pass, repairs and decoys.
 
     Exit 0 when every recipe behaved, 10 when a recipe is wrong, 11 when the lab
@@ -210,7 +215,8 @@ def test(ctx, fault_ids, all_, variants, seat, image, seed, no_repairs, reboots,
     try:
         for f in faults:
             progress(f"testing {f.id} on {seat}")
-            tester = FaultTester(engine, seat, seed=seed, progress=progress, reboots="none" if quick else reboots)
+            tester = FaultTester(engine, seat, seed=seed, progress=progress, reboots="none" if quick else reboots,
+                                 repeats=repeats)
             reports.append(tester.run(f, list(variants) or None, repairs=not no_repairs))
     finally:
         if temp:

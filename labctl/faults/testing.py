@@ -25,6 +25,8 @@ from .engine import FaultEngine, FaultError
 from .manifest import Fault
 
 OUTCOMES = ("pass", "fail", "error")
+REBOOTS = ("all", "first", "first-broken", "none")
+REPEATS = ("all", "first")
 Progress = Callable[[str], None]
 
 
@@ -73,17 +75,23 @@ class _Stop(Exception):
 
 class FaultTester:
     def __init__(self, engine: FaultEngine, seat: str, *, seed: int = 1, progress: Progress | None = None,
-                 reboots: bool | str = True, residue: bool = True):
+                 reboots: bool | str = True, repeats: str = "all", residue: bool = True):
         self.engine = engine
         self.residue = residue
-        # all: every variant proves reboot persistence; first: only each recipe's first variant; none.
+        # all: every variant proves reboot persistence (broken and repaired); first: only each
+        # recipe's first variant; first-broken: only the first variant's broken machine; none.
         if reboots is True:
             reboots = "all"
         elif reboots is False:
             reboots = "none"
-        if reboots not in ("all", "first", "none"):
-            raise ValueError(f"reboots: all, first or none (got {reboots!r})")
+        if reboots not in REBOOTS:
+            raise ValueError(f"reboots: {', '.join(REBOOTS)} (got {reboots!r})")
+        # all: every variant proves that a second inject and a second fix change nothing; first:
+        # only each recipe's first variant.
+        if repeats not in REPEATS:
+            raise ValueError(f"repeats: {', '.join(REPEATS)} (got {repeats!r})")
         self.reboot_policy = reboots
+        self.repeat_policy = repeats
         self.seat = seat
         self.seed = seed
         self.say = progress or (lambda _m: None)
@@ -210,7 +218,10 @@ class FaultTester:
     def _variant(self, fault: Fault, variant: str, report: FaultTestReport, repairs: bool) -> None:
         e, seat = self.engine, self.seat
         spec = fault.variant(variant)
-        reboots = self.reboot_policy == "all" or (self.reboot_policy == "first" and variant == fault.variants[0].id)
+        first = variant == fault.variants[0].id
+        reboot_broken = self.reboot_policy == "all" or (self.reboot_policy in ("first", "first-broken") and first)
+        reboot_fixed = self.reboot_policy == "all" or (self.reboot_policy == "first" and first)
+        repeats = self.repeat_policy == "all" or first
         since = int(time.time()) - 2
         self._do(report, variant, "prepare",
                  lambda: e.stage(seat, fault.id, seed=self.seed, variant=variant, checkpoint=True))
@@ -223,11 +234,12 @@ class FaultTester:
         broken = repairs and any(rep.applies_to(variant) for rep in fault.repairs)
         if broken:
             self._do(report, variant, "freeze the broken machine", lambda: e.checkpoint_broken(seat))
-        self._do(report, variant, "inject again", lambda: e.break_staged(seat))
-        self._expect_same(report, variant, "second inject leaves the same fault", failing)
+        if repeats:
+            self._do(report, variant, "inject again", lambda: e.break_staged(seat))
+            self._expect_same(report, variant, "second inject leaves the same fault", failing)
         if self.residue:
             self._residue(report, fault, variant, since)
-        if reboots:
+        if reboot_broken:
             self._do(report, variant, "reboot the broken machine", lambda: e.seats.reboot(seat))
             if spec.survives_reboot:
                 self._expect_same(report, variant, "fault survives a reboot", failing)
@@ -236,9 +248,10 @@ class FaultTester:
                 self._do(report, variant, "inject after the reboot", lambda: e.break_staged(seat))
         self._playbook(report, variant, "reference fix", lambda: e.fix(seat))
         self._expect(report, variant, "checks pass after fix", PASS)
-        self._playbook(report, variant, "fix again", lambda: e.fix(seat))
-        self._expect(report, variant, "checks pass after a second fix", PASS)
-        if reboots:
+        if repeats:
+            self._playbook(report, variant, "fix again", lambda: e.fix(seat))
+            self._expect(report, variant, "checks pass after a second fix", PASS)
+        if reboot_fixed:
             self._do(report, variant, "reboot the repaired machine", lambda: e.seats.reboot(seat))
             self._expect(report, variant, "still healthy after a reboot", PASS)
         if not repairs:

@@ -481,3 +481,73 @@ def test_offline_defaults_by_kind():
                       "command": {"run": "true"}}, f, set()).offline
     base = {c.id: c.offline for c in checks.baseline_checks()}
     assert base["baseline-one-root"] and base["baseline-password-store-private"] and base["baseline-user-not-admin"]
+
+
+class _CycleEngine:
+    """Just enough of FaultEngine for the order of `fault test`'s steps (logic only, no guest)."""
+
+    def __init__(self):
+        import contextlib
+        import types
+
+        self.broken = False
+        self.lock = lambda seat: contextlib.nullcontext()
+        self.seats = types.SimpleNamespace(reboot=lambda seat: 1.0, reset=lambda seat: None)
+
+    def stage(self, *a, **k):
+        self.broken = False
+
+    def break_staged(self, seat):
+        self.broken = True
+
+    def checkpoint_broken(self, seat):
+        return 1.0
+
+    def restage(self, seat, checkpoint="staged"):
+        self.broken = checkpoint == "broken"
+        return 1.0
+
+    def fix(self, seat):
+        self.broken = False
+        return types_ok()
+
+    def repair(self, seat, repair_id):
+        self.broken = repair_id.startswith("decoy")
+        return types_ok()
+
+    def check(self, seat):
+        from labctl.faults.checks import CheckReport, CheckResult
+
+        status = "fail" if self.broken else "pass"
+        return CheckReport("f", "v", (CheckResult("c", "functional", "t", status, "", ""),))
+
+
+def types_ok():
+    import types
+
+    return types.SimpleNamespace(ok=True, summary=lambda: "")
+
+
+@pytest.mark.parametrize("reboots,repeats", [("all", "all"), ("first", "all"), ("first-broken", "first"),
+                                             ("none", "first")])
+def test_fault_test_policies_choose_which_variants_reboot_and_repeat(reboots, repeats):
+    import types
+
+    from labctl.faults.testing import FaultTester
+
+    variants = [types.SimpleNamespace(id=v, survives_reboot=True) for v in ("a", "b")]
+    rep = types.SimpleNamespace(id="decoy-x", expect="fail", applies_to=lambda v: True)
+    fault = types.SimpleNamespace(id="f", variants=variants, repairs=[rep],
+                                  variant=lambda v: next(x for x in variants if x.id == v))
+    report = FaultTester(_CycleEngine(), "s", reboots=reboots, repeats=repeats, residue=False).run(fault)
+    assert report.outcome == "pass", [(s.step, s.detail) for s in report.steps]
+    steps = {v: [s.step for s in report.steps if s.variant == v] for v in ("a", "b")}
+    for v in ("a", "b"):
+        first = v == "a"
+        assert ("reboot the broken machine" in steps[v]) == (reboots == "all" or (reboots != "none" and first))
+        assert ("reboot the repaired machine" in steps[v]) == (reboots == "all" or (reboots == "first" and first))
+        assert ("inject again" in steps[v]) == (repeats == "all" or first)
+        assert ("fix again" in steps[v]) == (repeats == "all" or first)
+        assert {"checks fail after inject", "checks pass after fix", "decoy decoy-x: checks fail"} <= set(steps[v])
+    with pytest.raises(ValueError):
+        FaultTester(_CycleEngine(), "s", repeats="some")

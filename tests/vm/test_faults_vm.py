@@ -1,9 +1,10 @@
 """The catalogue proves itself on real seats: `fault test` for every recipe and variant.
 
-Healthy checks pass, inject, checks fail, inject again, no residue, the fault
-survives a reboot, the reference fix, fix again, healthy after a reboot, every
-legitimate repair passes and every decoy fails. Reports are kept in
-<state_dir>/fault-test/ (JUnit and JSON) for CI to show.
+Healthy checks pass, inject, checks fail, no residue, the reference fix, checks
+pass, every legitimate repair passes and every decoy fails, on every variant; on
+each recipe's first variant also: inject again, the fault survives a reboot, fix
+again (see REBOOTS and REPEATS below for what CI leaves to `labctl fault test`).
+Reports are kept in <state_dir>/fault-test/ (JUnit and JSON) for CI to show.
 
 The recipes are tested on LABCTL_TEST_PARALLEL seats at once (default 3): most of
 a step's time is latency (Ansible starting on the host, a guest booting or
@@ -33,9 +34,14 @@ IDS = Catalog(ROOT / "faults").ids()
 # LABCTL_TEST_FAULTS="id id": only these recipes (a course author's quick loop); CI runs them all.
 if os.environ.get("LABCTL_TEST_FAULTS"):
     IDS = [i for i in IDS if i in os.environ["LABCTL_TEST_FAULTS"].split()]
-# Reboot proofs cost two boots per variant under emulation (30-60 s each): CI proves them on
-# each recipe's first variant to stay inside its time limit; `labctl fault test` does all.
-REBOOTS = os.environ.get("LABCTL_TEST_REBOOTS", "first")
+# What CI can afford (2 cores, software emulation, 90 minutes for everything): the whole
+# cycle and every declared repair and decoy on every variant; on each recipe's first
+# variant only, the proofs that cost boots and repeats: the fault survives a reboot (a
+# boot is 60-170 s on a loaded CI host), a second inject and a second fix change nothing.
+# `labctl fault test` does them all by default; LABCTL_TEST_REBOOTS=all and
+# LABCTL_TEST_REPEATS=all do them here too.
+REBOOTS = os.environ.get("LABCTL_TEST_REBOOTS", "first-broken")
+REPEATS = os.environ.get("LABCTL_TEST_REPEATS", "first")
 PARALLEL = max(1, int(os.environ.get("LABCTL_TEST_PARALLEL", "3")))
 
 pytestmark = pytest.mark.vm
@@ -101,7 +107,8 @@ def reports(lab_cfg, seat_manager):
                 return
             try:
                 fault = engine.catalog.get(fault_id)
-                rep = FaultTester(engine, seat, seed=1, progress=print, reboots=REBOOTS).run(fault)
+                rep = FaultTester(engine, seat, seed=1, progress=print, reboots=REBOOTS,
+                                  repeats=REPEATS).run(fault)
                 (out_dir / f"{fault_id}.json").write_text(json.dumps(rep.as_dict(), indent=2))
                 (out_dir / f"{fault_id}.xml").write_text(junit_xml([rep]))
                 out[fault_id] = (fault, rep)
@@ -139,8 +146,11 @@ def test_recipe_passes_fault_test_on_a_real_seat(reports, fault_id):
     assert variants_tested == {v.id for v in fault.variants}
     for i, v in enumerate(fault.variants):
         steps = {s.step for s in report.steps if s.variant == v.id}
-        assert {"checks fail after inject", "checks pass after fix", "no residue",
-                "second inject leaves the same fault", "checks pass after a second fix"} <= steps
+        assert {"healthy checks pass", "checks fail after inject", "checks pass after fix", "no residue"} <= steps
+        if REPEATS == "all" or i == 0:
+            assert {"second inject leaves the same fault", "checks pass after a second fix"} <= steps
+        if REBOOTS == "all" or (REBOOTS in ("first", "first-broken") and i == 0):
+            assert steps & {"fault survives a reboot", "fault gone after a reboot (declared)"}
         if REBOOTS == "all" or (REBOOTS == "first" and i == 0):
             assert "still healthy after a reboot" in steps
     declared = {(r.id, v.id) for r in fault.repairs for v in fault.variants if r.applies_to(v.id)}
