@@ -326,13 +326,19 @@ class SeatManager:
                         vnc_port=self.backend.vnc_port(dom), folder=self.folder(rec.name),
                         credentials=self.credentials(rec.name))
 
-    def list(self) -> list[SeatInfo]:
+    def list(self, *, all_labs: bool = False) -> list[SeatInfo]:
+        """This lab's seats: those with a folder in this state directory.
+
+        ``all_labs``: every labctl seat on the host, other labs' too (another
+        ``state_dir``): what shares the host's ports, memory and image cache.
+        """
         out = []
         for dom in self.backend.list_domains():
             if not dom.name().startswith(DOMAIN_PREFIX):
                 continue
             rec = self._record(dom)
-            if rec is not None and rec.state not in ("golden", "rescue"):
+            if rec is not None and rec.state not in ("golden", "rescue") and \
+                    (all_labs or self.folder(rec.name).is_dir()):
                 out.append(self._info(dom, rec))
         return sorted(out, key=lambda s: s.name)
 
@@ -449,6 +455,10 @@ class SeatManager:
                 if rec is None:
                     raise AlreadyExistsError(f"a libvirt domain named {domain_name(seat)} exists and is not labctl's",
                                              hint="pick another seat name")
+                if not folder.is_dir():
+                    raise AlreadyExistsError(f"seat name '{seat}' is taken by another lab on this host "
+                                             f"(domain {domain_name(seat)}, no folder in {self.cfg.seats_dir})",
+                                             hint="pick another seat name; seat names are unique per host")
                 if rec.state == "ready":
                     raise AlreadyExistsError(f"seat '{seat}' already exists",
                                              hint=f"use `labctl seat reset {seat}`, or destroy it first")
@@ -457,7 +467,7 @@ class SeatManager:
             elif folder.exists():
                 shutil.rmtree(folder)
             self._check_disk_space()
-            used = {p for s in self.list() for p in s.record.ports.values()}
+            used = {p for s in self.list(all_labs=True) for p in s.record.ports.values()}
             ports = allocate([s for s in FORWARDED if s in recipe.services], used, self.cfg.port_min, self.cfg.port_max,
                              lambda p: port_is_free(self.cfg.listen, p))
             creds = Credentials.generate()

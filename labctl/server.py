@@ -234,7 +234,7 @@ class ServerManager:
         self.folder.chmod(0o711)
         from .seats import SeatManager, _qemu_img_overlay, random_mac, render_domain_xml
 
-        used = {p for s in SeatManager(self.cfg, self.backend).list() for p in s.record.ports.values()}
+        used = {p for s in SeatManager(self.cfg, self.backend).list(all_labs=True) for p in s.record.ports.values()}
         ports = allocate(GUEST_PORTS, used, self.cfg.port_min, self.cfg.port_max,
                          lambda p: port_is_free("127.0.0.1", p))
         disk = self.folder / "disk.qcow2"

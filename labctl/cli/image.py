@@ -26,7 +26,7 @@ def build(ctx: click.Context, name: str | None, force: bool) -> None:
         from ..seats import SeatManager
 
         digest = images.load_recipe(cfg.images_dir, name).digest()
-        users = [s.name for s in SeatManager(cfg).list() if s.record.image == name and s.record.image_digest == digest]
+        users = [s.name for s in SeatManager(cfg).list(all_labs=True) if s.record.image == name and s.record.image_digest == digest]
         if users:
             raise LabError(f"seats {', '.join(users)} run on image {name} {digest}; rebuilding it under them would "
                            "corrupt their disks", hint="destroy those seats first, or change the recipe (a new hash "

@@ -340,7 +340,9 @@ class Sessions:
     def _capacity(self, name: str, seat_memory_mib: int | None = None) -> int:
         cap = host_capacity(seat_memory_mib or self.cfg.seat_memory_mib)
         try:
-            others = [i for i in self.seats.list() if not i.name.startswith(name + "-") and i.status == "running"]
+            # Every running seat on the host shares its memory, other labs' too.
+            others = [i for i in self.seats.list(all_labs=True)
+                      if not i.name.startswith(name + "-") and i.status == "running"]
         except LabError:
             others = []
         return max(0, cap - len(others))

@@ -80,7 +80,7 @@ class FakeSeats:
         self.screenshots.append(name)
         return b"\x89PNG\r\n\x1a\n" + name.encode()  # enough for routing tests; real ones: tests/vm/test_web_vm.py
 
-    def list(self):
+    def list(self, *, all_labs=False):
         return [self.info(n) for n in sorted(self.machines)]
 
     def reset(self, name, *, wait=True):

@@ -81,7 +81,7 @@ def test_force_rebuild_refuses_under_running_seats(run, monkeypatch):
     digest = images.load_recipe(images.Path(__file__).resolve().parents[2] / "images", "workstation").digest()
     rec = SeatRecord(name="desk1", state="ready", image="workstation", image_digest=digest, listen="127.0.0.1",
                      ports={"ssh": 42000})
-    monkeypatch.setattr(SeatManager, "list", lambda self: [SeatInfo(rec, "labctl-desk1", "running", 5900,
+    monkeypatch.setattr(SeatManager, "list", lambda self, all_labs=False: [SeatInfo(rec, "labctl-desk1", "running", 5900,
                                                                     images.Path("/x"), None)])
     monkeypatch.setattr(images, "build", lambda *a, **k: pytest.fail("must not build"))
     res = run("image", "build", "--force", "workstation")

@@ -170,3 +170,21 @@ def test_seats_created_in_parallel_are_all_ready_and_distinct(seat_manager):
                 seat_manager.destroy(n)
             except Exception:  # noqa: BLE001
                 pass
+
+
+def test_another_lab_on_the_host_neither_lists_nor_takes_this_labs_seat(lab_cfg, seat_manager, vm_seat, tmp_path):
+    """Two labs (two state dirs) on one host: each lists its own seats; a name taken is refused, not cleared."""
+    import dataclasses
+
+    from labctl.errors import AlreadyExistsError
+    from labctl.seats import SeatManager
+
+    other = SeatManager(dataclasses.replace(lab_cfg, state_dir=tmp_path / "other-lab", warm_start=False))
+    assert vm_seat not in [s.name for s in other.list()]
+    assert vm_seat in [s.name for s in other.list(all_labs=True)]
+    assert vm_seat in [s.name for s in seat_manager.list()]
+    with pytest.raises(AlreadyExistsError, match="another lab"):
+        other.create(vm_seat)
+    # this lab's seat is untouched
+    assert seat_manager.info(vm_seat).status == "running"
+    assert seat_manager.agent(vm_seat).sh("true", timeout=30).ok
