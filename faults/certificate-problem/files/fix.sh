@@ -4,7 +4,7 @@ set -eu
 case "$1" in
 ca-removed|ca-replaced)
     install -m 644 /etc/openvpn/client/corp-ca.crt /usr/local/share/ca-certificates/corp-lab-ca.crt
-    update-ca-certificates --fresh >/dev/null 2>&1
+    update-ca-certificates >/dev/null 2>&1
     ;;
 old-bundle)
     rm -f /etc/profile.d/legacy-certs.sh "$2"
