@@ -710,9 +710,12 @@ class SeatManager:
             "for i in $(seq 1 100); do [ -s /etc/ssh/ssh_host_ed25519_key.pub ] && break; sleep 0.2; done; "
             "sync"
         )
-        res = agent.sh(script, input=pub, timeout=60)
+        # A few seconds on a quiet host; a desktop guest on a host running eight other
+        # emulated guests took over a minute (measured 2026-11-25, load 8).
+        res = agent.sh(script, input=pub, timeout=240)
         if not res.ok:
-            raise GuestError(f"seat {seat}: personalising failed: {res.stderr.strip() or res.rc}")
+            raise GuestError(f"seat {seat}: personalising failed: "
+                             + ("timed out after 240 s" if res.timed_out else res.stderr.strip() or str(res.rc)))
         hostkey = agent.read_file("/etc/ssh/ssh_host_ed25519_key.pub")
         if not hostkey:
             raise GuestError(f"seat {seat}: the guest has no SSH host key")
