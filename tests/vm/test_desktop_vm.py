@@ -1,10 +1,24 @@
-"""The desktop image on a real seat: the user's live XFCE session on the seat's screen, RDP and SSH.
+"""The desktop image on a real seat: the user's live XFCE session on the seat's screen, RDP and SSH,
+and the trainee driving that desktop from a browser.
 
 One desktop seat for the module, started from the image's warm state; tests
 that change it reset it. A second one, made beside it, shows that each seat has its
 own RDP key and certificate (pinned on the host, served on its port) and is then
-destroyed. Screenshots (PNG) are kept under
-<state_dir>/artifacts/desktop/ for a person (or CI) to look at.
+destroyed.
+
+In the browser (headless Chromium through Selenium, as in test_web_vm.py, whose helpers
+it imports): a class of one trainee is made on the module's seat (the session adopts
+the running machine, so no other one boots, and injects deleted-files), `labctl serve`
+runs, the trainee logs in with the access code, reads the ticket and opens the seat's
+screen; the noVNC canvas is the XFCE desktop (thousands of colours, the same pixels as
+libvirt's screenshot of the guest); a right-click in the browser opens XFCE's desktop
+menu on the guest, its corner at the pointer; its "Open Terminal Here" starts a terminal
+as alex; the repair typed there (today's items back from the trash) makes the fault's
+checks pass. The seat is reset to pristine after.
+
+Screenshots (PNG: libvirt's, the canvas, the browser page) and the measurements
+(web-measure.json) are kept under <state_dir>/artifacts/desktop/ for a person (or CI)
+to look at. In CI a missing Chromium, driver, Selenium or noVNC is a failure.
 """
 
 from __future__ import annotations
@@ -42,7 +56,9 @@ def desk(lab_cfg, vm_ready):
     mgr = SeatManager(lab_cfg)
     mgr.warm_up(IMAGE)
     tag = secrets.token_hex(2)
-    names = [f"desk-{tag}", f"desk2-{tag}"]
+    # The first one is named as the first seat of session desk<tag> (<session>-01): the class of
+    # desk_class adopts it, running, instead of booting a machine of its own.
+    names = [f"desk{tag}-01", f"desk2-{tag}"]
     started = time.monotonic()
     made, errors = mgr.create_many(names, IMAGE, parallel=2)
     print(f"desktop seats {', '.join(names)} created side by side (warm start) in {time.monotonic() - started:.1f} s")
@@ -65,7 +81,55 @@ def shots(lab_cfg):
     def keep(name: str, screen) -> None:
         (folder / f"{name}.png").write_bytes(screen.png())
 
+    keep.folder = folder
     return keep
+
+
+DESK_SCENARIO = """\
+title: The desktop in the browser
+mode: remote
+language: en
+time_limit_min: 60
+image: desktop
+pool: {faults: [deleted-files]}
+sla: {P1: 15, P2: 30, P3: 45, P4: 60, P5: 120}
+"""
+
+
+@pytest.fixture(scope="module")
+def desk_class(desk, lab_cfg, tmp_path_factory):
+    """A class of one trainee whose seat is the module's desktop seat, for `labctl serve`.
+
+    The session's first seat is the running desk seat (same name): creating the session
+    adopts it, injects its fault (deleted-files, the trash variant with this seed) and
+    issues the ticket and the access code; no other machine boots. At the end of the
+    module the session is destroyed with its seat and its records are purged.
+    """
+    from labctl.errors import LabError
+    from labctl.sessions import Sessions
+    from tests.vm.test_web_vm import chromium_or_fail
+
+    browser = chromium_or_fail()  # before the fault goes in: a missing browser costs nothing
+    mgr, seat, _ = desk
+    name = seat.rsplit("-", 1)[0]
+    folder = tmp_path_factory.mktemp("deskclass")
+    (folder / "desk-web.yaml").write_text(DESK_SCENARIO)
+    (folder / "class.csv").write_text("name,email\nAnn Lee,ann@example.org\n")
+    lib = Sessions(lab_cfg, seats=mgr)
+    started = time.monotonic()
+    try:
+        res = lib.create(name, folder / "class.csv", str(folder / "desk-web.yaml"), seed=4, parallel=1)
+        assert res.complete, res.errors
+        assert [(s.seat, s.machine) for s in res.seats] == [(seat, "running")]
+        print(f"session {name}: seat {seat} adopted, {res.seats[0].fault}/{res.seats[0].variant} injected "
+              f"in {time.monotonic() - started:.1f} s")
+        yield {"lib": lib, "name": name, "code": res.codes["Ann Lee"], "browser": browser,
+               "create_s": round(time.monotonic() - started, 1)}
+    finally:
+        try:
+            lib.destroy(name, purge=True)
+        except LabError:
+            pass
 
 
 def settled(mgr, seat, *, timeout=90.0, differs_from=None, min_change=1):
@@ -258,6 +322,179 @@ def test_ssh_as_support_with_the_seat_key(desk):
     mgr, seat, _ = desk
     res = mgr.ssh(seat).run(["id", "-un"], timeout=60)
     assert res.ok and res.stdout.strip() == "support", res.stderr
+
+
+def pil(screen):
+    from PIL import Image
+
+    return Image.frombytes("RGB", (screen.width, screen.height), screen.rgb)
+
+
+def changed_box(before, after, box):
+    """Where (bounding box, in screen pixels) and how much (pixels) ``after`` differs from ``before`` inside ``box``."""
+    from PIL import ImageChops
+
+    diff = ImageChops.difference(before.crop(box), after.crop(box)).convert("L").point(lambda v: 255 if v > 24 else 0)
+    inner = diff.getbbox()
+    where = None if inner is None else (inner[0] + box[0], inner[1] + box[1], inner[2] + box[0], inner[3] + box[1])
+    return where, diff.histogram()[255]
+
+
+def guest_until(mgr, seat, cond, timeout=60.0):
+    """libvirt's screenshots of the seat (PIL images) until cond(image) holds; the last one after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        img = pil(mgr.screen(seat))
+        if cond(img) or time.monotonic() > deadline:
+            return img
+        time.sleep(1)
+
+
+# Where things are on alex's 1280x800 desktop (images/desktop): launchers in the two left
+# columns, nothing but wallpaper on the right half; XFCE's desktop menu opens with its corner at
+# the pointer, and "Open Terminal Here" is its 6th row (of 25 pixels), under "Paste".
+EMPTY_DESKTOP = (900, 250)
+OPEN_TERMINAL = (60, 143)
+RESTORE_FROM_TRASH = (
+    'cd ~/.local/share/Trash; for i in $(grep -lE "=($(date +%F)|$(date -d yesterday +%F))" info/*); '
+    'do n=$(basename $i .trashinfo); mv -n files/$n "$(sed -n s/^Path=//p $i)" && rm $i; done')
+
+
+def test_trainee_sees_and_drives_the_desktop_in_the_browser(desk, desk_class, lab_cfg, shots):
+    """Issue #6 on a desktop seat: the trainee's portal of `labctl serve`, the ticket, the screen
+    through noVNC showing the XFCE desktop libvirt sees, the browser's mouse and keyboard driving
+    it (each step seen on the guest's own screen, not only on the canvas), and a repair made there."""
+    import json
+
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+
+    from tests.vm.test_web_vm import (agreement, by_id, canvas_image, new_chrome, quit_chrome, serving,
+                                      type_line, wait)
+
+    mgr, seat, _ = desk
+    lib, name = desk_class["lib"], desk_class["name"]
+    out = shots.folder
+    m = {"session_create_s": desk_class["create_s"]}
+    t0 = time.monotonic()
+    try:
+        with serving(lab_cfg, name, out / "web-serve.log") as srv:
+            d = new_chrome(*desk_class["browser"])
+            try:
+                # the trainee logs in with the access code and lands on their ticket
+                d.get(f"{srv['base']}/?session={name}")
+                by_id(d, "code").send_keys(desk_class["code"])
+                by_id(d, "login").click()
+                wait(d, lambda d: d.current_url.endswith(f"/s/{name}/seat/{seat}/"), what="the own ticket")
+                assert by_id(d, "t-subject").text == lib.ticket(name, seat).ticket.subject
+                assert "deleted-files" not in d.page_source  # the cause never shows
+                d.save_screenshot(str(out / "web-01-trainee-ticket.png"))
+
+                # the user's screen, in a tab of its own: noVNC connects and draws the desktop
+                ticket_tab = d.current_window_handle
+                by_id(d, "open-screen").click()
+                wait(d, lambda d: len(d.window_handles) == 2, what="the screen tab")
+                d.switch_to.window([h for h in d.window_handles if h != ticket_tab][0])
+                wait(d, lambda d: d.execute_script("return document.body.dataset.vnc") == "connected", 60,
+                     "VNC connected")
+                wait(d, lambda d: (c := canvas_image(d)) is not None and len(c.getcolors(1 << 24)) >= MIN_DESKTOP_COLOURS,
+                     60, "a desktop drawn on the canvas")
+                # The canvas is the picture libvirt takes of the guest's display (the clock may tick between two).
+                deadline = time.monotonic() + 30
+                while True:
+                    canvas, guest = canvas_image(d), pil(mgr.screen(seat))
+                    m["canvas_vs_guest"] = round(agreement(canvas, guest), 5)
+                    if m["canvas_vs_guest"] > 0.97 or time.monotonic() > deadline:
+                        break
+                    time.sleep(1)
+                m["canvas_colours"] = len(canvas.getcolors(1 << 24))
+                canvas.save(out / "web-02-canvas.png")
+                guest.save(out / "web-02-libvirt.png")
+                d.save_screenshot(str(out / "web-02-trainee-screen.png"))
+                assert m["canvas_vs_guest"] > 0.97, m
+                assert m["canvas_colours"] >= MIN_DESKTOP_COLOURS, f"{m}: a blank or text screen, not the desktop"
+
+                def point(x, y):
+                    """Where the desktop's pixel (x, y) is in the page (noVNC scales the canvas to the window)."""
+                    r = d.execute_script("const c = document.querySelector('#screen canvas'); "
+                                         "const b = c.getBoundingClientRect(); return [b.left, b.top, b.width / c.width];")
+                    return round(r[0] + (x + 0.5) * r[2]), round(r[1] + (y + 0.5) * r[2])
+
+                def mouse(x, y, *then):
+                    act = ActionBuilder(d)
+                    act.pointer_action.move_to_location(*point(x, y))
+                    for what in then:
+                        getattr(act.pointer_action, what)()
+                    act.perform()
+
+                # A right-click on the wallpaper: XFCE's desktop menu opens on the guest, its corner at the pointer.
+                x, y = EMPTY_DESKTOP
+                mouse(x, y)
+                time.sleep(2)
+                before = pil(mgr.screen(seat))
+                area = (x - 60, y - 60, min(before.width, x + 500), min(before.height, y + 540))
+                mouse(x, y, "context_click")
+                menu = guest_until(mgr, seat, lambda i: changed_box(before, i, area)[1] > 20_000, 60)
+                box, pixels = changed_box(before, menu, area)
+                menu.save(out / "web-03-libvirt-menu.png")
+                time.sleep(1.5)
+                canvas_image(d).save(out / "web-03-canvas-menu.png")
+                m["menu"] = {"click": [x, y], "changed_box": box, "changed_pixels": pixels,
+                             "canvas_vs_guest": round(agreement(canvas_image(d), pil(mgr.screen(seat))), 5)}
+                assert pixels > 20_000, f"no menu on the guest's screen after a right-click in the browser: {m['menu']}"
+                assert abs(box[0] - x) <= 12 and abs(box[1] - y) <= 12, f"the menu is not at the pointer: {m['menu']}"
+                assert m["menu"]["canvas_vs_guest"] > 0.97, m
+
+                # Its "Open Terminal Here", clicked in the browser: a terminal window opens, alex's, on the guest.
+                agent = mgr.agent(seat)
+
+                def terminals() -> set[str]:
+                    return set(agent.sh("pgrep -u alex -x xfce4-terminal || true", timeout=30).stdout.split())
+
+                running = terminals()
+                whole = (0, 0, menu.width, menu.height)
+                mouse(x + OPEN_TERMINAL[0], y + OPEN_TERMINAL[1], "click")
+                window = guest_until(mgr, seat, lambda i: changed_box(menu, i, whole)[1] > 100_000, 60)
+                window.save(out / "web-04-libvirt-terminal.png")
+                m["terminal"] = {"changed_pixels": changed_box(menu, window, whole)[1],
+                                 "new_terminal": sorted(terminals() - running)}
+                assert m["terminal"]["changed_pixels"] > 100_000, f"no window opened on the guest: {m['terminal']}"
+                assert m["terminal"]["new_terminal"], f"no terminal started for alex: {m['terminal']}"
+
+                # The repair, typed in that terminal from the browser (the recipe's restore-as-user):
+                # today's items of alex's trash go back where their .trashinfo says they came from.
+                assert lib.engine.check(seat).status == "fail"
+                terminal = m["terminal"]["new_terminal"][0]
+                for _ in range(30):  # the terminal's shell is up
+                    if agent.sh(f"pgrep -u alex -P {terminal} bash", timeout=30).ok:
+                        break
+                    time.sleep(1)
+                time.sleep(1)
+                type_line(d, RESTORE_FROM_TRASH, 3, chunk=6)
+                status = ""
+                for _ in range(5):
+                    status = lib.engine.check(seat).status
+                    if status == "pass":
+                        break
+                    time.sleep(3)
+                done = pil(mgr.screen(seat))
+                done.save(out / "web-05-libvirt-repaired.png")
+                canvas_image(d).save(out / "web-05-canvas-repaired.png")
+                d.save_screenshot(str(out / "web-05-trainee-screen-repaired.png"))
+                m["repair_check"] = status
+                m["terminal"]["canvas_vs_guest"] = round(agreement(canvas_image(d), done), 5)
+                assert status == "pass", "the repair typed in the browser did not take (see web-05-*.png)"
+                assert m["terminal"]["canvas_vs_guest"] > 0.97, m
+            finally:
+                quit_chrome(d, out / "web-browser-console.json")
+    finally:
+        m["browser_s"] = round(time.monotonic() - t0, 1)
+        # back to pristine for the tests that follow: the session's fault and the open window go
+        t1 = time.monotonic()
+        mgr.reset(seat)
+        m["reset_s"] = round(time.monotonic() - t1, 1)
+        (out / "web-measure.json").write_text(json.dumps(m, indent=1))
+    assert mgr.info(seat).record.fault == ""
+    assert on_screen(mgr.agent(seat)) == "alex"
 
 
 def test_fault_shows_on_the_user_screen_and_reset_clears_it(desk, lab_cfg, shots):

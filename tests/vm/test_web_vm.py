@@ -18,6 +18,7 @@ In CI a missing Chromium or driver is a failure, like a missing libvirt.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import os
@@ -54,15 +55,7 @@ SHIFTED = dict(zip('~!@#$%^&*()_+{}|:"<>?', "`1234567890-=[]\\;',./"))
 # -- fixtures ------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def chrome_paths():
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not chromium or not driver:
-        _unavailable("Chromium and its driver are needed (apt-get install chromium chromium-driver)")
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        _unavailable("selenium is needed (pip install selenium; scripts/test.sh installs it)")
-    if not Path("/usr/share/novnc/core/rfb.js").is_file():
-        _unavailable("noVNC is needed (apt-get install novnc)")
+    chromium, driver = chromium_or_fail()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for old in ARTIFACTS.glob("*"):
         if old.is_file():
@@ -73,35 +66,15 @@ def chrome_paths():
 @pytest.fixture(scope="module")
 def browsers(chrome_paths):
     """new() -> a fresh headless Chromium (its own cookies); all quit at the end."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    made, profiles = [], []
+    made = []
 
     def new():
-        opts = webdriver.ChromeOptions()
-        opts.binary_location = chrome_paths[0]
-        profiles.append(tempfile.mkdtemp(prefix="labctl-web-test-"))
-        for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                    "--window-size=1400,1500", f"--user-data-dir={profiles[-1]}"):
-            opts.add_argument(arg)
-        opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-        d = webdriver.Chrome(service=Service(chrome_paths[1]), options=opts)
-        d.set_page_load_timeout(60)
-        d.set_script_timeout(60)
-        made.append(d)
-        return d
+        made.append(new_chrome(*chrome_paths))
+        return made[-1]
 
     yield new
-    for d in made:
-        try:
-            logs = d.get_log("browser")
-            (ARTIFACTS / f"browser-console-{made.index(d)}.json").write_text(json.dumps(logs, indent=1))
-        except Exception:  # noqa: BLE001 - artefacts are best effort
-            pass
-        d.quit()
-    for p in profiles:
-        shutil.rmtree(p, ignore_errors=True)
+    for i, d in enumerate(made):
+        quit_chrome(d, ARTIFACTS / f"browser-console-{i}.json")
 
 
 @pytest.fixture(scope="module")
@@ -132,23 +105,78 @@ def web_class(lab_cfg, seat_manager, tmp_path_factory, chrome_paths):
                 pass
 
 
+@pytest.fixture(scope="module")
+def server(lab_cfg, web_class):
+    """`labctl serve` in its own process, as an instructor would start it."""
+    lib, name, codes, seats = web_class
+    with serving(lab_cfg, name, ARTIFACTS / "serve.log") as srv:
+        srv.update({"lib": lib, "name": name, "codes": codes, "seats": seats})
+        yield srv
+
+
+# -- helpers (tests/vm/test_desktop_vm.py uses them too) -------------------------------------
+def chromium_or_fail() -> tuple[str, str]:
+    """Chromium and its driver (paths), Selenium and noVNC; a missing one fails in CI, skips elsewhere."""
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not chromium or not driver:
+        _unavailable("Chromium and its driver are needed (apt-get install chromium chromium-driver)")
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        _unavailable("selenium is needed (pip install selenium; scripts/test.sh installs it)")
+    if not Path("/usr/share/novnc/core/rfb.js").is_file():
+        _unavailable("noVNC is needed (apt-get install novnc)")
+    return chromium, driver
+
+
+def new_chrome(chromium: str, driver: str):
+    """A fresh headless Chromium with a profile of its own (its own cookies), removed when it quits."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="labctl-web-test-")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                "--window-size=1400,1500", f"--user-data-dir={profile}"):
+        opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    d = webdriver.Chrome(service=Service(driver), options=opts)
+    d.labctl_profile = profile
+    d.set_page_load_timeout(60)
+    d.set_script_timeout(60)
+    return d
+
+
+def quit_chrome(d, console_log: Path) -> None:
+    """Keep the browser's console log, quit, remove its profile."""
+    try:
+        console_log.write_text(json.dumps(d.get_log("browser"), indent=1))
+    except Exception:  # noqa: BLE001 - artefacts are best effort
+        pass
+    d.quit()
+    shutil.rmtree(d.labctl_profile, ignore_errors=True)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(lab_cfg, web_class):
-    """`labctl serve` in its own process, as an instructor would start it."""
-    lib, name, codes, seats = web_class
+@contextlib.contextmanager
+def serving(lab_cfg, session: str, log_file: Path):
+    """`labctl serve --session SESSION` in its own process on a free port, as an instructor starts it.
+
+    Yields {"base", "secret", "env"}; stopped on leaving."""
     port = _free_port()
     env = dict(os.environ)
     env.update({"LABCTL_STATE_DIR": str(lab_cfg.state_dir), "LABCTL_PORT_MIN": str(lab_cfg.port_min),
                 "LABCTL_PORT_MAX": str(lab_cfg.port_max), "LABCTL_CONFIG": ""})
-    log = (ARTIFACTS / "serve.log").open("w")
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    log = log_file.open("w")
     proc = subprocess.Popen([sys.executable, "-m", "labctl.cli.main", "serve", "--port", str(port),
-                             "--session", name], env=env, stdout=log, stderr=subprocess.STDOUT)
+                             "--session", session], env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
@@ -156,11 +184,11 @@ def server(lab_cfg, web_class):
                 urllib.request.urlopen(base + "/", timeout=2).read()
                 break
             except (urllib.error.URLError, ConnectionError):
-                assert proc.poll() is None, (ARTIFACTS / "serve.log").read_text()
+                assert proc.poll() is None, log_file.read_text()
                 time.sleep(0.2)
         secret = (lab_cfg.state_dir / "web" / "instructor.secret").read_text().strip()
-        assert f"{base}/instructor/login#{secret}" in (ARTIFACTS / "serve.log").read_text()
-        yield {"base": base, "secret": secret, "lib": lib, "name": name, "codes": codes, "seats": seats, "env": env}
+        assert f"{base}/instructor/login#{secret}" in log_file.read_text()
+        yield {"base": base, "secret": secret, "env": env}
     finally:
         proc.terminate()
         try:
@@ -170,7 +198,6 @@ def server(lab_cfg, web_class):
         log.close()
 
 
-# -- helpers -------------------------------------------------------------------------------
 def timing(line: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with (ARTIFACTS / "timings.txt").open("a") as fh:
@@ -234,6 +261,33 @@ def changed_pixels(a, b) -> int:
     return diff.histogram()[255]
 
 
+def type_line(driver, text: str, pause: float = 0, *, chunk: int = 0, gap: float = 0.4) -> None:
+    """Type a line (and Enter) as a person does at the keyboard, then wait ``pause`` seconds.
+
+    WebDriver sends '+' or '_' without Shift, and noVNC passes on the key's position (QEMU's
+    extended key events), so the guest would get '=' or '-': hold Shift as a person does.
+    ``chunk``: send that many characters at a time, ``gap`` seconds apart. The guest's PS/2
+    keyboard holds 16 bytes; a busy emulated guest (a desktop) reads it slowly, and what does
+    not fit is lost - a lost key release leaves the key repeating."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    pieces = [text[i:i + chunk] for i in range(0, len(text), chunk)] if chunk else [text]
+    for n, piece in enumerate(pieces):
+        chain = ActionChains(driver)
+        for ch in piece:
+            if ch in SHIFTED:
+                chain.key_down(Keys.SHIFT).send_keys(SHIFTED[ch]).key_up(Keys.SHIFT)
+            else:
+                chain.send_keys(ch)
+        if n == len(pieces) - 1:
+            chain.send_keys(Keys.ENTER)
+        chain.perform()
+        if n < len(pieces) - 1:
+            time.sleep(gap)
+    time.sleep(pause)
+
+
 def http(srv, method, path, *, cookie=None, bearer=None, body=None, headers=None) -> int:
     h = dict(headers or {})
     if cookie:
@@ -272,7 +326,6 @@ def ws_status(srv, path, cookie=None) -> int:
 # -- the trainee -----------------------------------------------------------------------------
 def test_trainee_logs_in_sees_the_ticket_uses_the_screen_and_resolves(server, browsers, seat_manager):
     from selenium.webdriver.common.action_chains import ActionChains
-    from selenium.webdriver.common.keys import Keys
 
     lib, name = server["lib"], server["name"]
     seat = server["seats"][0]
@@ -335,23 +388,11 @@ def test_trainee_logs_in_sees_the_ticket_uses_the_screen_and_resolves(server, br
     assert "download" in [s.variant for s in lib.status(name) if s.seat == seat]
     password = seat_manager.credentials(seat).support_password
 
-    def type_line(text: str, pause: float) -> None:
-        # WebDriver sends '+' or '_' without Shift, and noVNC passes on the key's position (QEMU's
-        # extended key events), so the guest would get '=' or '-': hold Shift as a person does.
-        chain = ActionChains(d)
-        for ch in text:
-            if ch in SHIFTED:
-                chain.key_down(Keys.SHIFT).send_keys(SHIFTED[ch]).key_up(Keys.SHIFT)
-            else:
-                chain.send_keys(ch)
-        chain.send_keys(Keys.ENTER).perform()
-        time.sleep(pause)
-
     t_repair = time.monotonic()
-    type_line("support", 4)
-    type_line(password, 10)
-    type_line("sudo find /home/alex/Downloads -xdev -type f -size +100M -delete", 5)
-    type_line(password, 5)
+    type_line(d, "support", 4)
+    type_line(d, password, 10)
+    type_line(d, "sudo find /home/alex/Downloads -xdev -type f -size +100M -delete", 5)
+    type_line(d, password, 5)
     status = ""
     for _ in range(20):
         status = lib.engine.check(seat).status
@@ -363,7 +404,7 @@ def test_trainee_logs_in_sees_the_ticket_uses_the_screen_and_resolves(server, br
     assert status == "pass", "the repair typed through the browser did not take (see 03-canvas-after-repair.png)"
     m["repair_typed_s"] = round(time.monotonic() - t_repair, 1)
     (ARTIFACTS / "screen-measure.json").write_text(json.dumps(m, indent=1))
-    type_line("exit", 1)
+    type_line(d, "exit", 1)
     d.close()
     d.switch_to.window(ticket_tab)
 
