@@ -184,7 +184,7 @@ def ticket(ctx, seat, lang, as_json) -> None:
               show_default=True,
               help="Which variants prove reboot persistence (a reboot costs tens of seconds when emulated); "
                    "first-broken: only the first variant's broken machine.")
-@click.option("--repeats", type=click.Choice(["all", "first"]), default="all", show_default=True,
+@click.option("--repeats", type=click.Choice(["all", "first", "none"]), default="all", show_default=True,
               help="Which variants prove that a second inject and a second fix change nothing.")
 @click.option("--quick", is_flag=True, help="Same as --reboots none (for authoring).")
 @click.option("--junit", type=click.Path(dir_okay=False), help="Write a JUnit XML report here.")

@@ -26,7 +26,7 @@ from .manifest import Fault
 
 OUTCOMES = ("pass", "fail", "error")
 REBOOTS = ("all", "first", "first-broken", "none")
-REPEATS = ("all", "first")
+REPEATS = ("all", "first", "none")
 Progress = Callable[[str], None]
 
 
@@ -87,7 +87,7 @@ class FaultTester:
         if reboots not in REBOOTS:
             raise ValueError(f"reboots: {', '.join(REBOOTS)} (got {reboots!r})")
         # all: every variant proves that a second inject and a second fix change nothing; first:
-        # only each recipe's first variant.
+        # only each recipe's first variant; none.
         if repeats not in REPEATS:
             raise ValueError(f"repeats: {', '.join(REPEATS)} (got {repeats!r})")
         self.reboot_policy = reboots
@@ -221,7 +221,7 @@ class FaultTester:
         first = variant == fault.variants[0].id
         reboot_broken = self.reboot_policy == "all" or (self.reboot_policy in ("first", "first-broken") and first)
         reboot_fixed = self.reboot_policy == "all" or (self.reboot_policy == "first" and first)
-        repeats = self.repeat_policy == "all" or first
+        repeats = self.repeat_policy == "all" or (self.repeat_policy == "first" and first)
         since = int(time.time()) - 2
         self._do(report, variant, "prepare",
                  lambda: e.stage(seat, fault.id, seed=self.seed, variant=variant, checkpoint=True))

@@ -529,7 +529,7 @@ def types_ok():
 
 
 @pytest.mark.parametrize("reboots,repeats", [("all", "all"), ("first", "all"), ("first-broken", "first"),
-                                             ("none", "first")])
+                                             ("none", "first"), ("first-broken", "none")])
 def test_fault_test_policies_choose_which_variants_reboot_and_repeat(reboots, repeats):
     import types
 
@@ -546,8 +546,8 @@ def test_fault_test_policies_choose_which_variants_reboot_and_repeat(reboots, re
         first = v == "a"
         assert ("reboot the broken machine" in steps[v]) == (reboots == "all" or (reboots != "none" and first))
         assert ("reboot the repaired machine" in steps[v]) == (reboots == "all" or (reboots == "first" and first))
-        assert ("inject again" in steps[v]) == (repeats == "all" or first)
-        assert ("fix again" in steps[v]) == (repeats == "all" or first)
+        assert ("inject again" in steps[v]) == (repeats == "all" or (repeats == "first" and first))
+        assert ("fix again" in steps[v]) == (repeats == "all" or (repeats == "first" and first))
         assert {"checks fail after inject", "checks pass after fix", "decoy decoy-x: checks fail"} <= set(steps[v])
     with pytest.raises(ValueError):
         FaultTester(_CycleEngine(), "s", repeats="some")

@@ -2,8 +2,8 @@
 
 Healthy checks pass, inject, checks fail, no residue, the reference fix, checks
 pass, every legitimate repair passes and every decoy fails, on every variant; on
-each recipe's first variant also: inject again, the fault survives a reboot, fix
-again (see REBOOTS and REPEATS below for what CI leaves to `labctl fault test`).
+each recipe's first variant also: the fault survives a reboot (see REBOOTS and
+REPEATS below for what CI leaves to `labctl fault test`).
 Reports are kept in <state_dir>/fault-test/ (JUnit and JSON) for CI to show.
 
 The recipes are tested on LABCTL_TEST_PARALLEL seats at once (default 3): most of
@@ -36,12 +36,13 @@ if os.environ.get("LABCTL_TEST_FAULTS"):
     IDS = [i for i in IDS if i in os.environ["LABCTL_TEST_FAULTS"].split()]
 # What CI can afford (2 cores, software emulation, 90 minutes for everything): the whole
 # cycle and every declared repair and decoy on every variant; on each recipe's first
-# variant only, the proofs that cost boots and repeats: the fault survives a reboot (a
-# boot is 60-170 s on a loaded CI host), a second inject and a second fix change nothing.
-# `labctl fault test` does them all by default; LABCTL_TEST_REBOOTS=all and
-# LABCTL_TEST_REPEATS=all do them here too.
+# variant only, the reboot proof: the fault survives a reboot (a boot is 60-170 s on a
+# loaded CI host). The second inject and second fix (idempotence) are left to
+# `labctl fault test`, which does everything by default, and to the framework's own
+# test (test_recipe_trust_vm.py's honest recipe); LABCTL_TEST_REBOOTS=all and
+# LABCTL_TEST_REPEATS=all do them all here too.
 REBOOTS = os.environ.get("LABCTL_TEST_REBOOTS", "first-broken")
-REPEATS = os.environ.get("LABCTL_TEST_REPEATS", "first")
+REPEATS = os.environ.get("LABCTL_TEST_REPEATS", "none")
 PARALLEL = max(1, int(os.environ.get("LABCTL_TEST_PARALLEL", "3")))
 
 pytestmark = pytest.mark.vm
@@ -147,7 +148,7 @@ def test_recipe_passes_fault_test_on_a_real_seat(reports, fault_id):
     for i, v in enumerate(fault.variants):
         steps = {s.step for s in report.steps if s.variant == v.id}
         assert {"healthy checks pass", "checks fail after inject", "checks pass after fix", "no residue"} <= steps
-        if REPEATS == "all" or i == 0:
+        if REPEATS == "all" or (REPEATS == "first" and i == 0):
             assert {"second inject leaves the same fault", "checks pass after a second fix"} <= steps
         if REBOOTS == "all" or (REBOOTS in ("first", "first-broken") and i == 0):
             assert steps & {"fault survives a reboot", "fault gone after a reboot (declared)"}
