@@ -93,8 +93,10 @@ def _copy_top_layer(seats, seat: str, dest: Path) -> None:
 
 def _names(seats, seat: str) -> tuple[str, str, Path]:
     """The rescue machine's name, its libvirt domain and its folder, for ``seat``."""
+    from .seats import domain_name
+
     name = f"rescue.{seat}"  # '.' is not allowed in seat names: no clash with a seat
-    return name, f"labctl-{name}", seats.cfg.state_dir / "rescue" / seat
+    return name, domain_name(name), seats.cfg.state_dir / "rescue" / seat
 
 
 @contextlib.contextmanager

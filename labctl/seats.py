@@ -1043,7 +1043,7 @@ class SeatManager:
         """
         from .server import ServerManager
 
-        if any(s.record.company and self.folder(s.name).is_dir() for s in self.list()):
+        if any(s.record.company for s in self.list()):  # this lab's seats only
             return
         try:
             server = ServerManager(self.cfg, self.backend)

@@ -26,7 +26,9 @@ def build(ctx: click.Context, name: str | None, force: bool) -> None:
         from ..seats import SeatManager
 
         digest = images.load_recipe(cfg.images_dir, name).digest()
-        users = [s.name for s in SeatManager(cfg).list(all_labs=True) if s.record.image == name and s.record.image_digest == digest]
+        # The image cache is shared by every lab on the host: count their seats too.
+        users = [s.name for s in SeatManager(cfg).list(all_labs=True)
+                 if s.record.image == name and s.record.image_digest == digest]
         if users:
             raise LabError(f"seats {', '.join(users)} run on image {name} {digest}; rebuilding it under them would "
                            "corrupt their disks", hint="destroy those seats first, or change the recipe (a new hash "
