@@ -173,3 +173,24 @@ def test_seat_info_pins_the_rdp_certificate_of_a_desktop_seat(tmp_path):
                      tmp_path, None)
     assert plain.rdp_fingerprint is None and "RDP" not in connect_text(plain)
     assert "rdp_fingerprint" not in plain.as_dict()
+
+
+def test_fault_test_passes_the_reboot_and_repeat_policies_on(run, monkeypatch):
+    from labctl.faults import testing
+
+    seen = {}
+
+    class Tester:
+        def __init__(self, engine, seat, **kw):
+            seen.update(kw, seat=seat)
+
+        def run(self, fault, variants=None, repairs=True):
+            return testing.FaultTestReport(fault.id, seen["seat"], 1,
+                                           [testing.StepResult("log", "checks fail after inject", "pass", "", 0.1)])
+
+    monkeypatch.setattr(testing, "FaultTester", Tester)
+    res = run("fault", "test", "disk-full", "--seat", "s1", "--reboots", "first-broken", "--repeats", "none")
+    assert res.exit_code == 0, res.output
+    assert (seen["seat"], seen["reboots"], seen["repeats"]) == ("s1", "first-broken", "none")
+    res = run("fault", "test", "disk-full", "--seat", "s1", "--repeats", "some")
+    assert res.exit_code == 2 and "'some' is not one of" in res.output
