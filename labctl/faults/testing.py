@@ -27,6 +27,7 @@ from .manifest import Fault
 OUTCOMES = ("pass", "fail", "error")
 REBOOTS = ("all", "first", "first-broken", "none")
 REPEATS = ("all", "first", "none")
+REPAIRS = ("all", "spread")
 Progress = Callable[[str], None]
 
 
@@ -75,7 +76,7 @@ class _Stop(Exception):
 
 class FaultTester:
     def __init__(self, engine: FaultEngine, seat: str, *, seed: int = 1, progress: Progress | None = None,
-                 reboots: bool | str = True, repeats: str = "all", residue: bool = True):
+                 reboots: bool | str = True, repeats: str = "all", repairs: str = "all", residue: bool = True):
         self.engine = engine
         self.residue = residue
         # all: every variant proves reboot persistence (broken and repaired); first: only each
@@ -90,8 +91,13 @@ class FaultTester:
         # only each recipe's first variant; none.
         if repeats not in REPEATS:
             raise ValueError(f"repeats: {', '.join(REPEATS)} (got {repeats!r})")
+        # all: every repair and decoy on every variant it applies to; spread: each one once, on
+        # one of its variants, dealt so that every variant gets its share.
+        if repairs not in REPAIRS:
+            raise ValueError(f"repairs: {', '.join(REPAIRS)} (got {repairs!r})")
         self.reboot_policy = reboots
         self.repeat_policy = repeats
+        self.repair_policy = repairs
         self.seat = seat
         self.seed = seed
         self.say = progress or (lambda _m: None)
@@ -103,11 +109,11 @@ class FaultTester:
     def _run(self, fault: Fault, variants: list[str] | None, repairs: bool) -> FaultTestReport:
         report = FaultTestReport(fault.id, self.seat, self.seed)
         start = time.monotonic()
-        for v in fault.variants:
-            if variants and v.id not in variants:
-                continue
+        chosen = [v.id for v in fault.variants if not variants or v.id in variants]
+        plan = repair_plan(fault, chosen, self.repair_policy) if repairs else {v: [] for v in chosen}
+        for v in chosen:
             try:
-                self._variant(fault, v.id, report, repairs)
+                self._variant(fault, v, report, plan[v])
             except _Stop:
                 pass
         # Leave the seat pristine for whatever comes next.
@@ -215,7 +221,7 @@ class FaultTester:
         else:
             self._record(report, variant, "no residue", "pass", "", started)
 
-    def _variant(self, fault: Fault, variant: str, report: FaultTestReport, repairs: bool) -> None:
+    def _variant(self, fault: Fault, variant: str, report: FaultTestReport, repairs: list) -> None:
         e, seat = self.engine, self.seat
         spec = fault.variant(variant)
         first = variant == fault.variants[0].id
@@ -231,7 +237,7 @@ class FaultTester:
         failing = self._failing(report)
         # Each repair and decoy starts from this very machine: a checkpoint taken now costs
         # a save and a restore, an injection per repair costs a playbook run.
-        broken = repairs and any(rep.applies_to(variant) for rep in fault.repairs)
+        broken = bool(repairs)
         if broken:
             self._do(report, variant, "freeze the broken machine", lambda: e.checkpoint_broken(seat))
         if repeats:
@@ -254,11 +260,7 @@ class FaultTester:
         if reboot_fixed:
             self._do(report, variant, "reboot the repaired machine", lambda: e.seats.reboot(seat))
             self._expect(report, variant, "still healthy after a reboot", PASS)
-        if not repairs:
-            return
-        for rep in fault.repairs:
-            if not rep.applies_to(variant):
-                continue
+        for rep in repairs:
             kind = "legitimate repair" if rep.expect == "pass" else "decoy"
             try:
                 self._do(report, variant, f"{kind} {rep.id}: back to the broken machine",
@@ -268,6 +270,25 @@ class FaultTester:
                              PASS if rep.expect == "pass" else FAIL)
             except _Stop:
                 continue
+
+
+def repair_plan(fault: Fault, variants: list[str], policy: str = "all") -> dict[str, list]:
+    """Which repairs and decoys each variant runs, in the recipe's order.
+
+    ``all``: each on every variant it applies to. ``spread``: each once, on the
+    variant (among those it applies to) that has the fewest so far, earlier
+    variants first on a tie: every repair and decoy is still proven, and no
+    variant is left without its share.
+    """
+    plan: dict[str, list] = {v: [] for v in variants}
+    for rep in fault.repairs:
+        fits = [v for v in variants if rep.applies_to(v)]
+        if policy == "all":
+            for v in fits:
+                plan[v].append(rep)
+        elif fits:
+            plan[min(fits, key=lambda v: (len(plan[v]), variants.index(v)))].append(rep)
+    return plan
 
 
 def fault_label(fault: str, variant: str) -> str:

@@ -189,8 +189,9 @@ def test_fault_test_passes_the_reboot_and_repeat_policies_on(run, monkeypatch):
                                            [testing.StepResult("log", "checks fail after inject", "pass", "", 0.1)])
 
     monkeypatch.setattr(testing, "FaultTester", Tester)
-    res = run("fault", "test", "disk-full", "--seat", "s1", "--reboots", "first-broken", "--repeats", "none")
+    res = run("fault", "test", "disk-full", "--seat", "s1", "--reboots", "first-broken", "--repeats", "none",
+              "--repairs", "spread")
     assert res.exit_code == 0, res.output
-    assert (seen["seat"], seen["reboots"], seen["repeats"]) == ("s1", "first-broken", "none")
+    assert (seen["seat"], seen["reboots"], seen["repeats"], seen["repairs"]) == ("s1", "first-broken", "none", "spread")
     res = run("fault", "test", "disk-full", "--seat", "s1", "--repeats", "some")
     assert res.exit_code == 2 and "'some' is not one of" in res.output

@@ -551,3 +551,60 @@ def test_fault_test_policies_choose_which_variants_reboot_and_repeat(reboots, re
         assert {"checks fail after inject", "checks pass after fix", "decoy decoy-x: checks fail"} <= set(steps[v])
     with pytest.raises(ValueError):
         FaultTester(_CycleEngine(), "s", repeats="some")
+
+
+def _spread_fault():
+    import types
+
+    variants = [types.SimpleNamespace(id=v, survives_reboot=True) for v in ("a", "b", "c")]
+
+    def rep(rid, expect, on):
+        return types.SimpleNamespace(id=rid, expect=expect, applies_to=lambda v: v in on)
+
+    repairs = [rep("fix-any", "pass", "abc"), rep("decoy-any", "fail", "abc"), rep("fix-bc", "pass", "bc"),
+               rep("decoy-a", "fail", "a"), rep("decoy-c", "fail", "c"), rep("decoy-none", "fail", "")]
+    return types.SimpleNamespace(id="f", variants=variants, repairs=repairs,
+                                 variant=lambda v: next(x for x in variants if x.id == v))
+
+
+def test_repair_plan_all_runs_each_repair_on_every_variant_it_fits():
+    from labctl.faults.testing import repair_plan
+
+    plan = repair_plan(_spread_fault(), ["a", "b", "c"], "all")
+    assert {v: [r.id for r in rs] for v, rs in plan.items()} == {
+        "a": ["fix-any", "decoy-any", "decoy-a"], "b": ["fix-any", "decoy-any", "fix-bc"],
+        "c": ["fix-any", "decoy-any", "fix-bc", "decoy-c"]}
+
+
+def test_repair_plan_spread_proves_each_repair_once_and_shares_them_out():
+    from labctl.faults.testing import repair_plan
+
+    fault = _spread_fault()
+    plan = repair_plan(fault, ["a", "b", "c"], "spread")
+    ids = {v: [r.id for r in rs] for v, rs in plan.items()}
+    assert ids == {"a": ["fix-any", "decoy-a"], "b": ["decoy-any"], "c": ["fix-bc", "decoy-c"]}
+    # Each repair that fits a chosen variant runs exactly once, on a variant it fits.
+    ran = [r for rs in plan.values() for r in rs]
+    assert sorted(r.id for r in ran) == sorted(r.id for r in fault.repairs if r.id != "decoy-none")
+    assert all(r.applies_to(v) for v, rs in plan.items() for r in rs)
+    # Only some variants chosen: the repairs go to those.
+    assert {v: [r.id for r in rs] for v, rs in repair_plan(fault, ["c"], "spread").items()} == {
+        "c": ["fix-any", "decoy-any", "fix-bc", "decoy-c"]}
+
+
+def test_fault_test_spread_runs_each_repair_once_and_freezes_only_where_needed():
+    from labctl.faults.testing import FaultTester
+
+    fault = _spread_fault()
+    fault.repairs.append(type(fault.repairs[0])(id="fix-a", expect="pass", applies_to=lambda v: v == "a"))
+    report = FaultTester(_CycleEngine(), "s", reboots="none", repeats="none", repairs="spread",
+                         residue=False).run(fault)
+    assert report.outcome == "pass", [(s.step, s.detail) for s in report.steps]
+    applied = [(s.variant, s.step) for s in report.steps if s.step.endswith(": apply")]
+    assert sorted(step for _, step in applied) == sorted(
+        f"{'legitimate repair' if r.expect == 'pass' else 'decoy'} {r.id}: apply"
+        for r in fault.repairs if r.id != "decoy-none")
+    frozen = {s.variant for s in report.steps if s.step == "freeze the broken machine"}
+    assert frozen == {v for v, _ in applied}
+    with pytest.raises(ValueError):
+        FaultTester(_CycleEngine(), "s", repairs="some")
