@@ -99,9 +99,10 @@ def checks_for(fault: Fault, d: Draw, snapshot: dict | None = None,
     """The fault's checks for this variant, the protected-data check, and the baseline, rendered.
 
     ``seat_ctx``: what the seat adds to the templates: ``user_password``, the user's password
-    from the seat's credentials (what the user types to log in; empty when labctl does not know it).
+    from the seat's credentials (what the user types to log in; empty when labctl does not know it),
+    and ``company_user``, the seat's account on the company server (its network folder's name).
     """
-    ctx = context(d, **{"user_password": "", **(seat_ctx or {})})
+    ctx = context(d, **{"user_password": "", "company_user": "", **(seat_ctx or {})})
     out = []
     if fault.protect:
         spec = CheckSpec(PROTECT_CHECK_ID, "integrity", "The user's data is intact (content, owner, permissions)",
@@ -595,43 +596,66 @@ def parse_batch(text: str, plans: list) -> dict[int, tuple[CommandResult, float]
 
 
 def run_checks(chan: Channel, fault: Fault, d: Draw, snapshot: dict | None = None, *,
-               offline_only: bool = False, seat_ctx: dict | None = None) -> CheckReport:
+               offline_only: bool = False, seat_ctx: dict | None = None,
+               company: Channel | None = None, company_why: str = "") -> CheckReport:
     """Run every check of the fault's variant, and the baseline, in one guest command.
 
     ``offline_only``: the channel reaches the seat's disk, not the running machine
     (labctl.rescue); checks not marked ``offline`` are ``unknown`` without running.
+    ``company``: the company server's channel, for checks with ``on: company`` (one
+    more command, there); without it they are ``unknown`` (``company_why`` says why).
     """
     start = time.monotonic()
     todo = checks_for(fault, d, snapshot, seat_ctx)
-    runnable = [i for i, (c, _) in enumerate(todo) if c.offline or not offline_only]
-    slot = {i: k for k, i in enumerate(runnable)}  # a check's index in todo -> in plans
-    plans = [_plan(*todo[i]) for i in runnable]
-    why = ""
-    got: dict[int, tuple[CommandResult, float]] = {}
-    try:
-        if plans:
-            # Lanes run their checks one after another: the run may take the sum of a lane's timeouts.
-            budget = max(sum(plans[i][2] for i in lane) for lane in lanes(plans)) + 30
-            res = chan.run(["/bin/bash", "-c", batch_script(plans)], timeout=budget)
-            if res.timed_out:
-                why = "the check run did not finish in time"
-            else:
-                got = parse_batch(res.stdout, plans)
-                if not got:
-                    why = f"the check run gave no answer (rc={res.rc}: {res.stderr.strip()[:160]})"
-    except LabError as exc:
-        why = str(exc)
-    results = []
-    for i, (c, spec) in enumerate(todo):
-        if i not in slot:
-            results.append(CheckResult(c.id, c.group, c.title, UNKNOWN,
-                                       "no verdict: needs the running machine, which did not answer "
-                                       "(only its disk was read)", "", route=chan.name))
+    roads = {"seat": chan, "company": company}
+    results: dict[int, CheckResult] = {}
+    for where, road in roads.items():
+        mine = [i for i, (c, _) in enumerate(todo) if c.on == where]
+        if not mine:
             continue
-        k = slot[i]
-        r, dur = got.get(k, (None, 0.0))
-        results.append(_judge(c, spec, r, plans[k][2], chan.name, dur, why or "the check gave no answer"))
-    return CheckReport(fault.id, d.variant, tuple(results), time.monotonic() - start, routes=(chan.name,))
+        if road is None:
+            for i in mine:
+                c = todo[i][0]
+                results[i] = CheckResult(c.id, c.group, c.title, UNKNOWN,
+                                         f"no verdict: {company_why or 'no road to the company server'}", "",
+                                         route="none")
+            continue
+        runnable = [i for i in mine if todo[i][0].offline or not offline_only or where != "seat"]
+        for i in mine:
+            if i not in runnable:
+                c = todo[i][0]
+                results[i] = CheckResult(c.id, c.group, c.title, UNKNOWN,
+                                         "no verdict: needs the running machine, which did not answer "
+                                         "(only its disk was read)", "", route=road.name)
+        plans = [_plan(*todo[i]) for i in runnable]
+        got, why = _run_batch(road, plans)
+        label = road.name if where == "seat" else f"company server ({road.name})"
+        for k, i in enumerate(runnable):
+            c, spec = todo[i]
+            r, dur = got.get(k, (None, 0.0))
+            results[i] = _judge(c, spec, r, plans[k][2], label, dur, why or "the check gave no answer")
+    used = tuple(r.name if w == "seat" else f"company server ({r.name})" for w, r in roads.items()
+                 if r is not None and any(c.on == w for c, _ in todo))
+    return CheckReport(fault.id, d.variant, tuple(results[i] for i in range(len(todo))),
+                       time.monotonic() - start, routes=used or (chan.name,))
+
+
+def _run_batch(chan: Channel, plans: list) -> tuple[dict[int, tuple[CommandResult, float]], str]:
+    """One guest command for many checks: their answers by index, or why there are none."""
+    if not plans:
+        return {}, ""
+    try:
+        # Lanes run their checks one after another: the run may take the sum of a lane's timeouts.
+        budget = max(sum(plans[i][2] for i in lane) for lane in lanes(plans)) + 30
+        res = chan.run(["/bin/bash", "-c", batch_script(plans)], timeout=budget)
+    except LabError as exc:
+        return {}, str(exc)
+    if res.timed_out:
+        return {}, "the check run did not finish in time"
+    got = parse_batch(res.stdout, plans)
+    if not got:
+        return {}, f"the check run gave no answer (rc={res.rc}: {res.stderr.strip()[:160]})"
+    return got, ""
 
 
 def unreachable_report(fault: Fault, d: Draw, why: str) -> CheckReport:

@@ -146,17 +146,64 @@ class FaultEngine:
         if info.status != "running":
             raise GuestError(f"seat '{seat}' is {info.status}", hint=f"start it: labctl seat start {seat}")
         run_dir = self.run_dir(seat, fault.id, step)
-        extravars = {"lab": {**context(d), "seat": seat, "fault": fault.id, "step": step}, **d.params}
+        lab = {**context(d), "seat": seat, "fault": fault.id, "step": step}
+        company = None
+        if fault.company_server:
+            company = self._company(seat)
+            lab["company_user"] = seat  # the seat's account on the server (labctl.server.add_user)
+        extravars = {"lab": lab, **d.params}
         try:
             res = run_playbook(playbook=playbook, domain=domain_name(seat), libvirt_uri=self.cfg.libvirt_uri,
-                               extravars=extravars, run_dir=run_dir)
+                               extravars=extravars, run_dir=run_dir,
+                               company_domain=company.domain_name if company else None)
         finally:
             self._cleanup(seat)
+            if company is not None:
+                try:
+                    company.agent().sh(CLEANUP_SCRIPT, timeout=30)
+                except LabError:
+                    pass
         (run_dir / "result.json").write_text(json.dumps({**res.as_dict(), "seat": seat, **d.as_dict()}, indent=2))
         if res.unreachable:
             raise GuestError(f"seat '{seat}': Ansible could not reach the guest agent during {playbook.name}",
                              hint=f"artefacts: {run_dir}")
         return res
+
+    def _company(self, seat: str):
+        """The company server of a seat wired to it, running (recipes with ``company_server``)."""
+        from ..server import ServerManager
+
+        if not self.seats.info(seat).record.company:
+            raise LabError(f"seat {seat} is not wired to the company server",
+                           hint="make one with: labctl seat create --company <name>")
+        server = ServerManager(self.cfg, self.seats.backend)
+        server.agent()  # a clear error when it is not running
+        return server
+
+    # The seat user's part of the company server (network folder and its nightly copies),
+    # saved and restored with the seat's own checkpoints for recipes that change it.
+    _SERVER_PARTS = ("shares", "backup")
+
+    def _server_state(self, seat: str, fault: Fault, name: str, restore: bool = False) -> None:
+        if not fault.company_server:
+            return
+        import shlex
+
+        user = shlex.quote(seat)
+        tar = f"/var/lib/labctl/checkpoints/{seat}.{name}.tar"
+        parts = " ".join(f"{p}/{user}" for p in self._SERVER_PARTS)
+        if restore:
+            script = (f"test -f {tar} || {{ echo 'no saved state {name}' >&2; exit 1; }}; "
+                      + "; ".join(f"rm -rf /srv/{p}/{user}" for p in self._SERVER_PARTS)
+                      + f"; tar -C /srv -xpf {tar}")
+        else:
+            script = (f"install -d -m 700 /var/lib/labctl/checkpoints; cd /srv; "
+                      f"set --; for p in {parts}; do [ -e \"$p\" ] && set -- \"$@\" \"$p\"; done; "
+                      f"tar -cpf {tar}.new --files-from /dev/null \"$@\" && mv {tar}.new {tar}")
+        res = self._company(seat).agent().sh(script, timeout=120)
+        if not res.ok:
+            raise LabError(f"company server: cannot {'restore' if restore else 'save'} the state {name} of "
+                           f"{seat}'s network folder: {res.stderr.strip()[:200]}")
 
     def _cleanup(self, seat: str) -> None:
         """Remove what Ansible leaves in the guest; a trainee must not find the recipe there."""
@@ -197,6 +244,7 @@ class FaultEngine:
             out = self._prepare(seat, fault, d, say)
             if checkpoint:
                 self.seats.checkpoint(seat)
+                self._server_state(seat, fault, "staged")
             return out
 
     def _check_image(self, seat: str, fault: Fault) -> None:
@@ -228,9 +276,11 @@ class FaultEngine:
         """
         with self.lock(seat):
             fault, d = self.current_draw(seat)
-            secs = self.seats.rollback(seat, checkpoint)
+            started = time.monotonic()
+            self.seats.rollback(seat, checkpoint)
+            self._server_state(seat, fault, checkpoint, restore=True)
             self._record(seat, d, "injected" if checkpoint == "broken" else "prepared")
-            return secs
+            return time.monotonic() - started
 
     def checkpoint_broken(self, seat: str) -> float:
         """Freeze a staged seat just after its injection, so that ``restage(seat, "broken")`` returns to it."""
@@ -238,7 +288,9 @@ class FaultEngine:
             cur = self.current(seat)
             if cur is None or cur.state != "injected":
                 raise FaultError(f"seat {seat}: no injected fault to freeze")
-            return self.seats.checkpoint(seat, "broken")
+            secs = self.seats.checkpoint(seat, "broken")
+            self._server_state(seat, self.catalog.get(cur.fault), "broken")
+            return secs
 
     def break_staged(self, seat: str, *, progress: Progress | None = None) -> PlaybookResult:
         """Run the recipe's inject step on a staged seat."""
@@ -318,7 +370,8 @@ class FaultEngine:
         if chan is None:
             report = self._check_from_disk(seat, fault, d, why)
         else:
-            report = run_checks(chan, fault, d, self.snapshot(seat), seat_ctx=self._seat_ctx(seat))
+            report = run_checks(chan, fault, d, self.snapshot(seat), seat_ctx=self._seat_ctx(seat),
+                                **self._company_road(seat, fault))
             if why:
                 report = dataclasses.replace(report, routes=(f"{chan.name} ({why})",))
         run_dir = self.run_dir(seat, fault.id, "check")
@@ -329,7 +382,16 @@ class FaultEngine:
     def _seat_ctx(self, seat: str) -> dict:
         """What check templates may use from the seat itself: the user's password (what they type)."""
         creds = self.seats.credentials(seat)
-        return {"user_password": creds.user_password if creds else ""}
+        return {"user_password": creds.user_password if creds else "", "company_user": seat}
+
+    def _company_road(self, seat: str, fault: Fault) -> dict:
+        """The company server's channel for checks with ``on: company``, or why there is none."""
+        if not fault.company_server:
+            return {}
+        try:
+            return {"company": self._company(seat).agent()}
+        except LabError as exc:
+            return {"company_why": exc.message}
 
     def _check_from_disk(self, seat: str, fault: Fault, d: Draw, why: str) -> CheckReport:
         """No road into the running seat: judge what its disk shows (labctl.rescue); else no verdict."""
@@ -338,7 +400,7 @@ class FaultEngine:
         try:
             with open_disk(self.seats, seat) as chan:
                 report = run_checks(chan, fault, d, self.snapshot(seat), offline_only=True,
-                                    seat_ctx=self._seat_ctx(seat))
+                                    seat_ctx=self._seat_ctx(seat), **self._company_road(seat, fault))
         except LabError as exc:
             return unreachable_report(fault, d, f"{why}; reading its disk failed: {exc.message}")
         return dataclasses.replace(report, routes=(f"disk ({why}; a rescue machine read a copy of its disk)",))

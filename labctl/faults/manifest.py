@@ -55,6 +55,7 @@ class CheckSpec:
     spec: dict[str, Any]
     variants: tuple[str, ...] = ()
     offline: bool = True
+    on: str = "seat"  # "company": runs on the company server (recipes with company_server)
 
     def applies_to(self, variant: str) -> bool:
         return not self.variants or variant in self.variants
@@ -100,6 +101,7 @@ class Fault:
     repairs: tuple[RepairSpec, ...]
     protect: tuple[str, ...] = ()
     network: str = "isolated"  # "company": needs a seat wired to the company server
+    company_server: bool = False  # its playbooks and checks also work on the company server
 
     @property
     def needs_company(self) -> bool:
@@ -127,6 +129,7 @@ class Fault:
         return {
             "id": self.id, "title": self.title, "summary": self.summary, "families": list(self.families),
             "competencies": list(self.competencies), "os": self.os, "image": self.image, "network": self.network,
+            "company_server": self.company_server,
             "difficulty": self.difficulty, "level": self.level, "time_budget_min": self.time_budget_min,
             "variants": [{"id": v.id, "summary": v.summary} for v in self.variants],
             "checks": [{"id": c.id, "group": c.group, "title": c.title, "kind": c.kind,
@@ -176,7 +179,7 @@ def _check(i: int, raw: dict, file: Path, variant_ids: set[str]) -> CheckSpec:
     kind = kinds[0]
     return CheckSpec(id=raw["id"], group=raw["group"], title=raw["title"], kind=kind, spec=dict(raw[kind]),
                      variants=tuple(raw.get("variants", [])),
-                     offline=raw.get("offline", kind in OFFLINE_KINDS))
+                     offline=raw.get("offline", kind in OFFLINE_KINDS), on=raw.get("on", "seat"))
 
 
 def load_fault(folder: Path) -> Fault:
@@ -235,6 +238,18 @@ def load_fault(folder: Path) -> Fault:
                 raise ConfigError(f"{file}: field 'repairs[{i}].variants': unknown variant '{v}'")
         repairs.append(RepairSpec(raw["id"], raw["title"], pb, raw["expect"], tuple(raw.get("variants", []))))
 
+    company_server = bool(data.get("company_server", False))
+    if company_server and data.get("network") != "company":
+        raise ConfigError(f"{file}: field 'company_server': needs network: company",
+                          hint="the company server is only there for seats wired to it")
+    for i, c in enumerate(checks):
+        if c.on == "company" and not company_server:
+            raise ConfigError(f"{file}: field 'checks[{i}].on': company needs company_server: true")
+    if company_server:
+        books = [folder / n for n in ("prepare.yml", "inject.yml", "fix.yml") if (folder / n).is_file()]
+        for book in books + [r.playbook for r in repairs]:
+            _company_hosts(book)
+
     t = data["ticket"]
     return Fault(
         id=data["id"], title=data["title"], summary=data["summary"], folder=folder,
@@ -244,8 +259,27 @@ def load_fault(folder: Path) -> Fault:
         ticket=TicketSpec(t["impact"], t["urgency"], dict(t["subject"])),
         parameters=params, variants=tuple(variants), checks=tuple(checks), repairs=tuple(repairs),
         protect=tuple(data.get("protect") or ()),
-        network=data.get("network", "isolated"),
+        network=data.get("network", "isolated"), company_server=company_server,
     )
+
+
+def _company_hosts(book: Path) -> None:
+    """A recipe that also works on the company server names its hosts: ``seat`` or ``company``.
+
+    Its inventory holds both, so ``hosts: all`` would run the seat's tasks on the server.
+    """
+    try:
+        plays = yaml.safe_load(book.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{book}: cannot be read as YAML: {exc}") from None
+    for i, play in enumerate(plays if isinstance(plays, list) else []):
+        hosts = play.get("hosts") if isinstance(play, dict) else None
+        if hosts is None and isinstance(play, dict) and "import_playbook" in play:
+            continue
+        if hosts not in ("seat", "company"):
+            raise ConfigError(f"{book}: field '[{i}].hosts': {hosts!r}; a recipe with company_server: true "
+                              "names seat or company in each play",
+                              hint="the inventory holds the seat and the company server: hosts: all means both")
 
 
 ID_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")

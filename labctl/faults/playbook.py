@@ -59,8 +59,13 @@ class PlaybookResult:
 
 
 def run_playbook(*, playbook: Path, domain: str, libvirt_uri: str, extravars: dict[str, Any], run_dir: Path,
-                 timeout: int = 600, on_event: Callable[[dict], None] | None = None) -> PlaybookResult:
-    """Run ``playbook`` against one libvirt domain; artefacts go to ``run_dir``."""
+                 timeout: int = 600, on_event: Callable[[dict], None] | None = None,
+                 company_domain: str | None = None) -> PlaybookResult:
+    """Run ``playbook`` against one libvirt domain; artefacts go to ``run_dir``.
+
+    The seat is the inventory's host ``seat``. With ``company_domain`` the company
+    server is there too, as host ``company`` (recipes with ``company_server: true``).
+    """
     try:
         import ansible_runner
     except ImportError:
@@ -68,12 +73,12 @@ def run_playbook(*, playbook: Path, domain: str, libvirt_uri: str, extravars: di
             from None
     run_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(run_dir, 0o700)  # extravars hold the drawn parameters: host-only, root-only
-    inventory = {"all": {"hosts": {"seat": {
-        "ansible_connection": "community.libvirt.libvirt_qemu",
-        "ansible_host": domain,
-        "ansible_libvirt_uri": libvirt_uri,
-        "ansible_python_interpreter": "/usr/bin/python3",
-    }}}}
+    def host(dom: str) -> dict[str, str]:
+        return {"ansible_connection": "community.libvirt.libvirt_qemu", "ansible_host": dom,
+                "ansible_libvirt_uri": libvirt_uri, "ansible_python_interpreter": "/usr/bin/python3"}
+
+    hosts = {"seat": host(domain), **({"company": host(company_domain)} if company_domain else {})}
+    inventory = {"all": {"hosts": hosts}}
     envvars = {
         "PATH": os.pathsep.join([str(Path(_ansible_bin("ansible-playbook")).parent), os.environ.get("PATH", "")]),
         "ANSIBLE_REMOTE_TMP": REMOTE_TMP,

@@ -608,3 +608,108 @@ def test_fault_test_spread_runs_each_repair_once_and_freezes_only_where_needed()
     assert frozen == {v for v, _ in applied}
     with pytest.raises(ValueError):
         FaultTester(_CycleEngine(), "s", repairs="some")
+
+
+# -- recipes that also work on the company server -------------------------------------
+
+def _company_recipe(recipe: Path) -> None:
+    """disk-full made into a company_server recipe: plays name seat or company."""
+    for book in [recipe / n for n in ("prepare.yml", "inject.yml", "fix.yml")] + list(recipe.glob("repairs/*.yml")):
+        if book.is_file():
+            plays = yaml.safe_load(book.read_text())
+            for play in plays:
+                play["hosts"] = "seat"
+            book.write_text(yaml.safe_dump(plays, sort_keys=False))
+
+    def edit(data):
+        data["network"] = "company"
+        data["company_server"] = True
+        data["checks"].append({"id": "folder-on-server", "group": "integrity", "title": "On the server", "on": "company",
+                               "command": {"run": "test -d /srv/shares/{{ company_user }}"}})
+    _edit(recipe, edit)
+
+
+def test_a_company_server_recipe_loads_with_its_server_checks(recipe):
+    _company_recipe(recipe)
+    f = load_fault(recipe)
+    assert f.company_server and f.needs_company and f.as_dict()["company_server"] is True
+    assert {c.id: c.on for c in f.checks}["folder-on-server"] == "company"
+    rendered = {c.id: spec for c, spec in checks.checks_for(f, draw(f, 1), {}, {"company_user": "ws-01"})}
+    assert rendered["folder-on-server"]["run"] == "test -d /srv/shares/ws-01"
+
+
+def test_a_company_server_recipe_must_name_its_hosts(recipe):
+    _company_recipe(recipe)
+    plays = yaml.safe_load((recipe / "inject.yml").read_text())
+    plays[0]["hosts"] = "all"
+    (recipe / "inject.yml").write_text(yaml.safe_dump(plays, sort_keys=False))
+    with pytest.raises(ConfigError) as e:
+        load_fault(recipe)
+    assert str(recipe / "inject.yml") in e.value.message and "[0].hosts" in e.value.message
+
+
+def test_company_server_needs_the_company_network_and_server_checks_need_company_server(recipe):
+    _company_recipe(recipe)
+    _edit(recipe, lambda data: data.update(network="isolated"))
+    with pytest.raises(ConfigError) as e:
+        load_fault(recipe)
+    assert "'company_server'" in e.value.message and str(recipe / "fault.yaml") in e.value.message
+    _edit(recipe, lambda data: data.update(network="company", company_server=False))
+    with pytest.raises(ConfigError) as e:
+        load_fault(recipe)
+    assert "checks[" in e.value.message and ".on'" in e.value.message
+
+
+def test_server_checks_run_on_the_server_in_one_more_command_and_are_unknown_without_it(recipe):
+    _company_recipe(recipe)
+    f = load_fault(recipe)
+    d = draw(f, 1)
+    seat_chan = FakeChannel({"": (0, "")})
+    server_chan = FakeChannel({"": (0, "")})
+    server_chan.name = "agent"
+    ran = {}
+
+    def fake_batch(chan, plans):
+        ran.setdefault(id(chan), []).append(len(plans))
+        return {k: (CommandResult(("x",), 0, "", "", 0.0, chan.name), 0.1) for k in range(len(plans))}, ""
+
+    import labctl.faults.checks as checks_mod
+    orig = checks_mod._run_batch
+    checks_mod._run_batch = fake_batch
+    try:
+        report = run_checks(seat_chan, f, d, {}, seat_ctx={"company_user": "ws-01"}, company=server_chan)
+        by = {r.id: r for r in report.results}
+        assert by["folder-on-server"].route == "company server (agent)"
+        assert ran[id(server_chan)] == [1] and ran[id(seat_chan)] == [len(report.results) - 1]
+        assert "company server (agent)" in report.routes
+        # No road to the server: its checks have no verdict, the seat's are judged as ever.
+        report = run_checks(seat_chan, f, d, {}, company_why="the company server is not running")
+        by = {r.id: r for r in report.results}
+        assert by["folder-on-server"].status == "unknown" and "not running" in by["folder-on-server"].observed
+        assert report.status != "pass"
+    finally:
+        checks_mod._run_batch = orig
+
+
+def test_the_inventory_holds_the_company_server_only_when_asked(tmp_path, monkeypatch):
+    import types
+
+    import ansible_runner
+
+    from labctl.faults.playbook import run_playbook
+
+    seen = []
+
+    def fake_run(**kw):
+        seen.append(kw["inventory"]["all"]["hosts"])
+        return types.SimpleNamespace(status="successful", rc=0, stats={}, stdout=types.SimpleNamespace(read=lambda: ""))
+
+    monkeypatch.setattr(ansible_runner, "run", fake_run)
+    book = tmp_path / "p.yml"
+    book.write_text("- hosts: seat\n  tasks: []\n")
+    run_playbook(playbook=book, domain="labctl-ws", libvirt_uri="qemu:///system", extravars={}, run_dir=tmp_path / "a")
+    run_playbook(playbook=book, domain="labctl-ws", libvirt_uri="qemu:///system", extravars={}, run_dir=tmp_path / "b",
+                 company_domain="labctl.server-x")
+    assert list(seen[0]) == ["seat"] and seen[0]["seat"]["ansible_host"] == "labctl-ws"
+    assert list(seen[1]) == ["seat", "company"] and seen[1]["company"]["ansible_host"] == "labctl.server-x"
+    assert seen[1]["company"]["ansible_connection"] == "community.libvirt.libvirt_qemu"
