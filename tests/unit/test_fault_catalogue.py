@@ -6,6 +6,7 @@ seat) is tests/vm/test_faults_vm.py.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -41,8 +42,10 @@ def test_ansible_lint_passes_on_the_recipes():
     exe = shutil.which("ansible-lint", path=str(Path(sys.executable).parent))
     if exe is None:
         pytest.fail("ansible-lint is not installed (pip install -e '.[test]', as scripts/test.sh does)")
-    proc = subprocess.run([exe, "--offline", "-q", "--profile", "production", "faults/", "labctl/faults/skeleton/"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    # The roles recipes share are where labctl's runs find them (labctl/faults/playbook.py).
+    env = dict(os.environ, ANSIBLE_ROLES_PATH=str(ROOT / "ansible" / "roles"))
+    proc = subprocess.run([exe, "--offline", "-q", "--profile", "production", "faults/", "labctl/faults/skeleton/",
+                           "ansible/"], cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
 
 
