@@ -180,25 +180,23 @@ class FaultEngine:
         server.agent()  # a clear error when it is not running
         return server
 
-    # The seat user's part of the company server (network folder and its nightly copies),
-    # saved and restored with the seat's own checkpoints for recipes that change it.
+    # The seat user's part of the company server, saved and restored with the seat's own
+    # checkpoints for recipes that change it: its network folder and nightly copies, and
+    # those of the accounts a recipe makes beside it, named <user>.<name> (a dot: no seat
+    # name has one, so no other seat's folder is ever taken along).
     _SERVER_PARTS = ("shares", "backup")
 
     def _server_state(self, seat: str, fault: Fault, name: str, restore: bool = False) -> None:
         if not fault.company_server:
             return
-        import shlex
-
-        user = shlex.quote(seat)
         tar = f"/var/lib/labctl/checkpoints/{seat}.{name}.tar"
-        parts = " ".join(f"{p}/{user}" for p in self._SERVER_PARTS)
+        globs = " ".join(f"{p}/{seat} {p}/{seat}.*" for p in self._SERVER_PARTS)
         if restore:
             script = (f"test -f {tar} || {{ echo 'no saved state {name}' >&2; exit 1; }}; "
-                      + "; ".join(f"rm -rf /srv/{p}/{user}" for p in self._SERVER_PARTS)
-                      + f"; tar -C /srv -xpf {tar}")
+                      f"cd /srv && rm -rf {globs} && tar -xpf {tar}")
         else:
             script = (f"install -d -m 700 /var/lib/labctl/checkpoints; cd /srv; "
-                      f"set --; for p in {parts}; do [ -e \"$p\" ] && set -- \"$@\" \"$p\"; done; "
+                      f"set --; for p in {globs}; do [ -e \"$p\" ] && set -- \"$@\" \"$p\"; done; "
                       f"tar -cpf {tar}.new --files-from /dev/null \"$@\" && mv {tar}.new {tar}")
         res = self._company(seat).agent().sh(script, timeout=120)
         if not res.ok:

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from labctl.faults.manifest import Catalog
-from labctl.faults.testing import FaultTester, junit_xml
+from labctl.faults.testing import FaultTester, junit_xml, repair_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 IDS = Catalog(ROOT / "faults").ids()
@@ -84,7 +84,8 @@ def reports(lab_cfg, seat_manager):
 
     def cost(fault_id: str) -> int:
         f = catalog.get(fault_id)
-        return sum(1 + sum(1 for r in f.repairs if r.applies_to(v.id)) for v in f.variants)
+        plan = repair_plan(f, [v.id for v in f.variants], REPAIRS)
+        return sum(3 + len(reps) for reps in plan.values())
 
     queue = sorted(IDS, key=cost, reverse=True)
     lock = threading.Lock()
