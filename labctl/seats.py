@@ -758,11 +758,12 @@ class SeatManager:
 
     def _personalise_company(self, seat: str, dom, creds: Credentials, server) -> None:
         """Put the seat's VPN identity, the lab CA and its network-folder account in; connect the VPN."""
-        from .server import company_client_files, fstab_line
+        from .server import company_client_files, company_user, fstab_line
 
-        server.add_user(seat, creds.smb_password)
+        user = company_user(seat)
+        server.add_user(user, creds.smb_password)
         agent = self.backend.agent(dom)
-        for path, (data, mode) in company_client_files(server.pki, seat, seat, creds.smb_password).items():
+        for path, (data, mode) in company_client_files(server.pki, seat, user, creds.smb_password).items():
             res = agent.write_file(path, data, mode=mode, timeout=30)
             if not res.ok:
                 raise GuestError(f"seat {seat}: cannot write {path}: {res.stderr.strip()}")
@@ -778,7 +779,7 @@ class SeatManager:
         )
         # update-ca-certificates alone takes 45 s on a desktop seat under emulation (one process per
         # CA certificate); with seats and the server starting beside it, 120 s was not enough.
-        res = agent.sh(script, input=(fstab_line(seat) + "\n").encode(), timeout=300)
+        res = agent.sh(script, input=(fstab_line(user) + "\n").encode(), timeout=300)
         if not res.ok:
             raise GuestError(f"seat {seat}: company setup failed: {res.stderr.strip() or res.rc}",
                              hint="`labctl server status` shows whether the company server answers")

@@ -336,6 +336,11 @@ class ServerManager:
             raise GuestError(f"company server: cannot make the account of {user}: {res.stderr.strip()}")
 
 
+def company_user(seat: str) -> str:
+    """A seat's account on the company server: its network folder is ``/srv/shares/<account>``."""
+    return seat
+
+
 def company_client_files(pki: LabPki, seat: str, smb_user: str, smb_password: str) -> dict[str, tuple[bytes, int]]:
     """What a seat needs to be a company laptop: path -> (content, mode). All root-owned."""
     client = pki.client(seat)

@@ -629,15 +629,18 @@ def run_checks(chan: Channel, fault: Fault, d: Draw, snapshot: dict | None = Non
                                          "(only its disk was read)", "", route=road.name)
         plans = [_plan(*todo[i]) for i in runnable]
         got, why = _run_batch(road, plans)
-        label = road.name if where == "seat" else f"company server ({road.name})"
+        label = _route_label(where, road)
         for k, i in enumerate(runnable):
             c, spec = todo[i]
             r, dur = got.get(k, (None, 0.0))
             results[i] = _judge(c, spec, r, plans[k][2], label, dur, why or "the check gave no answer")
-    used = tuple(r.name if w == "seat" else f"company server ({r.name})" for w, r in roads.items()
-                 if r is not None and any(c.on == w for c, _ in todo))
+    used = tuple(_route_label(w, r) for w, r in roads.items() if r is not None and any(c.on == w for c, _ in todo))
     return CheckReport(fault.id, d.variant, tuple(results[i] for i in range(len(todo))),
                        time.monotonic() - start, routes=used or (chan.name,))
+
+
+def _route_label(where: str, road: Channel) -> str:
+    return road.name if where == "seat" else f"company server ({road.name})"
 
 
 def _run_batch(chan: Channel, plans: list) -> tuple[dict[int, tuple[CommandResult, float]], str]:

@@ -24,6 +24,7 @@ from typing import Callable, Iterator
 from ..config import Config
 from ..errors import ConfigError, GuestError, LabError
 from ..seats import SeatManager, domain_name
+from ..server import company_user
 from ..guest import Channel
 from .checks import CheckReport, protected_paths, run_checks, take_snapshot, unreachable_report
 from .draw import Draw, context, draw, new_seed, render_ticket
@@ -150,7 +151,7 @@ class FaultEngine:
         company = None
         if fault.company_server:
             company = self._company(seat)
-            lab["company_user"] = seat  # the seat's account on the server (labctl.server.add_user)
+            lab["company_user"] = company_user(seat)
         extravars = {"lab": lab, **d.params}
         try:
             res = run_playbook(playbook=playbook, domain=domain_name(seat), libvirt_uri=self.cfg.libvirt_uri,
@@ -189,8 +190,9 @@ class FaultEngine:
     def _server_state(self, seat: str, fault: Fault, name: str, restore: bool = False) -> None:
         if not fault.company_server:
             return
-        tar = f"/var/lib/labctl/checkpoints/{seat}.{name}.tar"
-        globs = " ".join(f"{p}/{seat} {p}/{seat}.*" for p in self._SERVER_PARTS)
+        user = company_user(seat)
+        tar = f"/var/lib/labctl/checkpoints/{user}.{name}.tar"
+        globs = " ".join(f"{p}/{user} {p}/{user}.*" for p in self._SERVER_PARTS)
         if restore:
             script = (f"test -f {tar} || {{ echo 'no saved state {name}' >&2; exit 1; }}; "
                       f"cd /srv && rm -rf {globs} && tar -xpf {tar}")
@@ -380,7 +382,7 @@ class FaultEngine:
     def _seat_ctx(self, seat: str) -> dict:
         """What check templates may use from the seat itself: the user's password (what they type)."""
         creds = self.seats.credentials(seat)
-        return {"user_password": creds.user_password if creds else "", "company_user": seat}
+        return {"user_password": creds.user_password if creds else "", "company_user": company_user(seat)}
 
     def _company_road(self, seat: str, fault: Fault) -> dict:
         """The company server's channel for checks with ``on: company``, or why there is none."""

@@ -237,8 +237,7 @@ class FaultTester:
         failing = self._failing(report)
         # Each repair and decoy starts from this very machine: a checkpoint taken now costs
         # a save and a restore, an injection per repair costs a playbook run.
-        broken = bool(repairs)
-        if broken:
+        if repairs:
             self._do(report, variant, "freeze the broken machine", lambda: e.checkpoint_broken(seat))
         if repeats:
             self._do(report, variant, "inject again", lambda: e.break_staged(seat))
