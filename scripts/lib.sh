@@ -9,7 +9,7 @@ LABCTL_LINK=${LABCTL_LINK-/usr/local/bin/labctl}
 export DEBIAN_FRONTEND=noninteractive
 HOST_PACKAGES=(qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients python3-libvirt
                python3-venv python3-pip mmdebstrap e2fsprogs openssh-client ca-certificates
-               novnc openssl netcat-openbsd)
+               novnc openssl netcat-openbsd tini)
 # The web app's tests drive a real browser: Debian's Chromium and its WebDriver.
 TEST_PACKAGES=(chromium chromium-driver)
 
@@ -64,6 +64,16 @@ fix_kvm_device() {
     fi
 }
 
+# True when libvirtd's QEMU processes are reaped as soon as they exit: under
+# systemd, or when libvirtd runs under tini as a subreaper (start_daemons).
+libvirtd_reaped_promptly() {
+    [ -d /run/systemd/system ] && return 0
+    local pid parent
+    pid=$(pgrep -o -x libvirtd) || return 1
+    parent=$(ps -o comm= -p "$(ps -o ppid= -p "$pid" | tr -d ' ')" 2>/dev/null || true)
+    [ "$parent" = tini ]
+}
+
 socket_answers() {
     python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.settimeout(2); s.connect(sys.argv[1])' "$1" 2>/dev/null
 }
@@ -86,11 +96,18 @@ start_daemons() {
         done
         socket_answers /run/libvirt/virtlogd-sock || { echo "error: virtlogd did not start" >&2; exit 1; }
     fi
-    if ! virsh -c qemu:///system version >/dev/null 2>&1; then
-        log "starting libvirtd"
+    # Without systemd (a container), libvirtd is started by hand, under tini as
+    # a subreaper. QEMU daemonises, so when it exits it is reaped by whoever
+    # adopted it, and libvirt's destroy waits until it is gone. Under systemd
+    # that is at once; some containers' init reaps about every 1.7 s, which every
+    # power-off, reset and rollback would pay (bench/seat_reset.py, 2026-11-25).
+    if ! virsh -c qemu:///system version >/dev/null 2>&1 || ! libvirtd_reaped_promptly; then
+        log "starting libvirtd (under tini, which reaps the QEMU processes it adopts)"
+        command -v tini >/dev/null || install_packages tini
         pkill -x libvirtd 2>/dev/null || true
+        for _ in $(seq 1 50); do pgrep -x libvirtd >/dev/null || break; sleep 0.2; done
         rm -f /run/libvirtd.pid
-        libvirtd -d
+        setsid tini -s -- libvirtd </dev/null >>/var/log/libvirt/libvirtd-console.log 2>&1 &
         for _ in $(seq 1 50); do
             virsh -c qemu:///system version >/dev/null 2>&1 && break
             sleep 0.2
