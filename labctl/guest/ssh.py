@@ -31,7 +31,7 @@ def wait_for_ssh(host: str, port: int, timeout: float) -> str:
         banner = ssh_banner(host, port)
         if banner:
             return banner
-        time.sleep(0.5)
+        time.sleep(0.1)
     raise GuestError(f"no SSH answer on {host}:{port} after {timeout:.0f} s")
 
 
