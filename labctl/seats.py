@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import time
 import xml.etree.ElementTree as ET
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -26,7 +26,7 @@ from typing import Callable
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from . import images
+from . import images, timing
 from .config import Config
 from .errors import AlreadyExistsError, ConfigError, GuestError, HostError, LabError, NotFoundError
 from .guest.agent import AgentChannel
@@ -500,33 +500,41 @@ class SeatManager:
         try:
             if golden:
                 say(f"seat {seat}: starting from the warm state of image {built.name} {built.digest}")
-                boot = folder / "warm.save"
-                saveimage.clone_with_xml(golden.save, boot, self.backend.xml(dom, secure=True, inactive=True))
-                self.backend.restore(str(boot), None)
-                boot.unlink()
-                dom = self.backend.get(domain_name(seat))
-                self._after_restore(dom, strict=True)
+                with timing.phase("seat: warm start (restore the image's saved guest)"):
+                    boot = folder / "warm.save"
+                    saveimage.clone_with_xml(golden.save, boot, self.backend.xml(dom, secure=True, inactive=True))
+                    self.backend.restore(str(boot), None)
+                    boot.unlink()
+                    dom = self.backend.get(domain_name(seat))
+                    self._after_restore(dom, strict=True)
             else:
                 say(f"seat {seat}: booting ({accel.accel}) from image {built.name} {built.digest}")
-                self.backend.start(dom)
-            waited = self.backend.wait_for_agent(dom, self.cfg.boot_timeout)
+                with timing.phase("seat: cold boot"):
+                    self.backend.start(dom)
+            with timing.phase("seat: wait for the guest agent"):
+                waited = self.backend.wait_for_agent(dom, self.cfg.boot_timeout)
             say(f"seat {seat}: guest agent up after {waited:.1f} s; personalising")
-            self._personalise(seat, dom, creds, new_identity=golden is not None)
+            with timing.phase("seat: personalise (name, passwords, keys)"):
+                self._personalise(seat, dom, creds, new_identity=golden is not None)
             if server is not None:
                 say(f"seat {seat}: making it a company laptop (VPN identity, lab CA, network folder)")
-                self._personalise_company(seat, dom, creds, server)
-            wait_for_ssh(self._ssh_host(), ports["ssh"], timeout=60)
+                with timing.phase("seat: company laptop (VPN, CA, network folder)"):
+                    self._personalise_company(seat, dom, creds, server)
+            with timing.phase("seat: wait for SSH"):
+                wait_for_ssh(self._ssh_host(), ports["ssh"], timeout=60)
             if recipe.graphical:
-                if golden:
-                    say(f"seat {seat}: starting the user's session again under the seat's own host name")
-                    self._restart_desktop(dom, deadline=time.monotonic() + self.cfg.boot_timeout + 60,
-                                          what=f"seat {seat}")
-                wait_for_desktop(self.backend.agent(dom), deadline=time.monotonic() + self.cfg.boot_timeout + 60,
-                                 what=f"seat {seat}")
-                self._wait_for_drawn_screen(dom, deadline=time.monotonic() + 120, what=f"seat {seat}")
+                with timing.phase("seat: desktop session"):
+                    if golden:
+                        say(f"seat {seat}: starting the user's session again under the seat's own host name")
+                        self._restart_desktop(dom, deadline=time.monotonic() + self.cfg.boot_timeout + 60,
+                                              what=f"seat {seat}")
+                    wait_for_desktop(self.backend.agent(dom),
+                                     deadline=time.monotonic() + self.cfg.boot_timeout + 60, what=f"seat {seat}")
+                    self._wait_for_drawn_screen(dom, deadline=time.monotonic() + 120, what=f"seat {seat}")
             say(f"seat {seat}: saving the pristine state")
-            self._save_pristine(seat, dom, dataclasses.replace(
-                record, state="ready", pristine=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
+            with timing.phase("seat: save the pristine state"):
+                self._save_pristine(seat, dom, dataclasses.replace(
+                    record, state="ready", pristine=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
         except BaseException as exc:
             say(f"seat {seat}: creation failed, removing what was made")
             self._purge(seat, self.backend.lookup(domain_name(seat)))
@@ -628,6 +636,7 @@ class SeatManager:
                     self.backend.undefine(dom)
                 shutil.rmtree(work, ignore_errors=True)
                 raise
+            timing.record(f"image: make the warm state of {built.name} (once)", time.monotonic() - started)
             say(f"warm state of image {built.name} ready in {time.monotonic() - started:.1f} s")
             golden = Golden.load(final)
             assert golden is not None
@@ -640,8 +649,6 @@ class SeatManager:
         Each creation is all-or-nothing on its own, so one failure leaves the
         others standing; rerunning with the failed names converges.
         """
-        from concurrent.futures import ThreadPoolExecutor
-
         for name in names:
             validate_seat_name(name)
         if len(set(names)) != len(names):
@@ -653,13 +660,18 @@ class SeatManager:
             ServerManager(self.cfg, self.backend).start(progress=progress)
         made: list[SeatInfo] = []
         errors: dict[str, LabError] = {}
+        tally = timing.Tally(len(names), "seats ready", progress)
         with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-            futures = {name: pool.submit(self.create, name, image, company=company, progress=progress) for name in names}
-            for name, fut in futures.items():
+            futures = {pool.submit(self.create, name, image, company=company, progress=progress): name
+                       for name in names}
+            for fut in as_completed(futures):
                 try:
                     made.append(fut.result())
+                    tally.step()
                 except LabError as exc:
-                    errors[name] = exc
+                    errors[futures[fut]] = exc
+                    tally.step(ok=False)
+        made.sort(key=lambda info: names.index(info.name))
         return made, errors
 
     def _ssh_host(self) -> str:
@@ -813,6 +825,7 @@ class SeatManager:
             wait_for_ssh(self._ssh_host(), self._record(dom).ports["ssh"], timeout=60)
         return self.info(seat)
 
+    @timing.timed("seat: reboot")
     def reboot(self, seat: str, *, timeout: float | None = None) -> float:
         """Restart the guest the way a user would, and wait until it answers again; returns seconds.
 
@@ -900,6 +913,7 @@ class SeatManager:
         self._after_restore(dom)
         self._reconnect_company(dom)
 
+    @timing.timed("seat: reset to pristine")
     def reset(self, seat: str, *, wait: bool = True) -> float:
         """Bring a seat back to its pristine state, running; returns seconds taken."""
         started = time.monotonic()
@@ -931,6 +945,7 @@ class SeatManager:
                 ssh_up.result()
         return time.monotonic() - started
 
+    @timing.timed("seat: checkpoint (save memory, freeze disk)")
     def checkpoint(self, seat: str, name: str = "staged") -> float:
         """Freeze the seat as it is now (memory and disk) so that :meth:`rollback` returns to it.
 
@@ -967,6 +982,7 @@ class SeatManager:
         folder = self.folder(seat)
         return (folder / f"{name}.qcow2").is_file() and (folder / f"{name}.save").is_file()
 
+    @timing.timed("seat: roll back to a checkpoint")
     def rollback(self, seat: str, name: str = "staged") -> float:
         """Return a seat to a checkpoint, running; seconds taken."""
         started = time.monotonic()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from .. import timing
 from ..errors import ConfigError, LabError
 from .common import echo_json, get_config, json_option, progress, table
 
@@ -215,12 +216,15 @@ def test(ctx, fault_ids, all_, variants, seat, image, seed, no_repairs, reboots,
         progress(f"creating the test seat {seat}" + (f" from image {image}" if image else ""))
         engine.seats.create(seat, image, company=any(f.needs_company for f in faults), progress=progress)
     reports = []
+    tally = timing.Tally(len(faults), "faults tested", progress)
     try:
         for f in faults:
             progress(f"testing {f.id} on {seat}")
             tester = FaultTester(engine, seat, seed=seed, progress=progress, reboots="none" if quick else reboots,
                                  repeats=repeats, repairs=repair_policy)
-            reports.append(tester.run(f, list(variants) or None, repairs=not no_repairs))
+            with timing.phase("fault test: one recipe"):
+                reports.append(tester.run(f, list(variants) or None, repairs=not no_repairs))
+            tally.step(ok=reports[-1].outcome == "pass")
     finally:
         if temp:
             try:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import importlib
 import sys
+import time
 
 import click
 
-from .. import __version__
+from .. import __version__, timing
 from ..errors import LabError
 
 # Command groups (and single commands), one module each under labctl.cli; one is added by listing it here.
@@ -34,12 +35,20 @@ class LabGroup(click.Group):
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="LABCTL_CONFIG",
               help="Config file (default /etc/labctl/config.toml).")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="At the end, print where the time went (boot, personalise, playbooks, checks...).")
 @click.pass_context
-def cli(ctx: click.Context, config_path: str | None, debug: bool) -> None:
+def cli(ctx: click.Context, config_path: str | None, debug: bool, verbose: bool) -> None:
     """labctl - a classroom of real, broken workstations for helpdesk training."""
     ctx.ensure_object(dict)
     ctx.obj["config_path"] = config_path
     ctx.obj["debug"] = debug
+    if verbose:
+        started = time.monotonic()
+        timing.clear()
+        # On the way out, whether the command succeeded or not: a slow failure is
+        # exactly when the breakdown is wanted.
+        ctx.call_on_close(lambda: click.echo(timing.render(time.monotonic() - started), err=True))
 
 
 for _name in GROUPS:

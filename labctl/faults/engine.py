@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+from .. import timing
 from ..config import Config
 from ..errors import ConfigError, GuestError, LabError
 from ..seats import SeatManager, domain_name
@@ -139,7 +140,8 @@ class FaultEngine:
         playbook = playbook or fault.playbook(step)
         if playbook is None:
             return None
-        with self.lock(seat):
+        kind = step if step in ("prepare", "inject", "fix") else "repair"
+        with self.lock(seat), timing.phase(f"fault: {kind} playbook"):
             return self._run_step(seat, fault, d, step, playbook)
 
     def _run_step(self, seat: str, fault: Fault, d: Draw, step: str, playbook: Path) -> PlaybookResult:
@@ -334,7 +336,8 @@ class FaultEngine:
         path.unlink(missing_ok=True)
         if not fault.protect:
             return
-        snap = take_snapshot(self.seats.agent(seat), protected_paths(fault, d))
+        with timing.phase("fault: record the protected files"):
+            snap = take_snapshot(self.seats.agent(seat), protected_paths(fault, d))
         path.write_text(json.dumps(snap))
         os.chmod(path, 0o600)
 
@@ -370,8 +373,9 @@ class FaultEngine:
         if chan is None:
             report = self._check_from_disk(seat, fault, d, why)
         else:
-            report = run_checks(chan, fault, d, self.snapshot(seat), seat_ctx=self._seat_ctx(seat),
-                                **self._company_road(seat, fault))
+            with timing.phase("checks: run (one guest command)"):
+                report = run_checks(chan, fault, d, self.snapshot(seat), seat_ctx=self._seat_ctx(seat),
+                                    **self._company_road(seat, fault))
             if why:
                 report = dataclasses.replace(report, routes=(f"{chan.name} ({why})",))
         run_dir = self.run_dir(seat, fault.id, "check")

@@ -16,12 +16,13 @@ import json
 import re
 import secrets
 import sqlite3
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from .. import timing
 from ..config import Config
 from ..errors import AlreadyExistsError, ConfigError, LabError, NotFoundError
 from .db import Database, now, parse_time
@@ -364,14 +365,18 @@ class Sessions:
         if todo and hasattr(self.seats, "warm_up"):
             self.seats.warm_up(s.scenario.image, progress=say)
         errors: dict[str, str] = {}
+        tally = timing.Tally(len(todo), "seats ready (machine, fault, ticket)", say)
         with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-            futures = {r.name: pool.submit(self._converge, s, r, say) for r in todo}
-            for seat, fut in futures.items():
+            futures = {pool.submit(self._converge, s, r, say): r.name for r in todo}
+            for fut in as_completed(futures):
+                seat = futures[fut]
                 try:
                     fut.result()
+                    tally.step()
                 except LabError as exc:
                     errors[seat] = exc.message
                     say(f"seat {seat}: {exc.message}")
+                    tally.step(ok=False)
         codes: dict[str, str] = {}
         with self.db.write() as conn:
             s = self.get(name, conn)
@@ -446,7 +451,8 @@ class Sessions:
             self.engine.inject(seat.name, seat.fault, seed=seat.seed, variant=seat.variant, progress=say)
         if not seat.reached("injected"):
             self._set_progress(s, seat, "injected")
-        self._issue_ticket(s, seat)
+        with timing.phase("session: write the ticket"):
+            self._issue_ticket(s, seat)
         self._set_progress(s, seat, "ticket-issued")
         say(f"seat {seat.name}: ready")
 
