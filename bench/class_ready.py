@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import bench_config, emit, idle_cost, loadavg, run_naive, ssh_inventory  # noqa: E402
 
+from labctl import timing  # noqa: E402
 from labctl.faults.draw import context, draw  # noqa: E402
 from labctl.faults.engine import FaultEngine  # noqa: E402
 from labctl.seats import SeatManager, domain_name  # noqa: E402
@@ -165,9 +166,13 @@ def main() -> None:
                     m[word] = time.monotonic() - t
 
         wall = time.time()
+        timing.clear()  # the naive way's cold seats are labctl's too: time only this class
         t = time.monotonic()
         res = sessions.resume(SESSION, parallel=args.parallel, progress=mark)
         fast = time.monotonic() - t
+        print(timing.render(fast))
+        emit("class.labctl_phases", [[r.name, r.count, round(r.total, 1), round(r.mean, 1), round(r.longest, 1)]
+                                     for r in timing.summary()])
         if res.errors:
             raise SystemExit(f"labctl: session create failed: {res.errors}")
         tickets = sum(1 for st in res.seats if st.progress == "ticket-issued")

@@ -3,9 +3,12 @@
 
 Runs what ``labctl fault test --all`` runs (the library's FaultTester, same defaults:
 every variant, repairs and decoys, reboot persistence for every variant) on one
-seat made for the purpose, writes the JSON report, and prints the figures.
-Usage: sudo /opt/labctl/venv/bin/python bench/fault_test.py [FAULT ...] [--reboots all|first|none]
-       [--json-out FILE]
+seat made for the purpose (a company seat when a recipe needs the company server),
+writes the JSON report, and prints the figures. ``--reboots``, ``--repeats`` and
+``--repairs`` are `labctl fault test`'s; CI's catalogue test runs
+``--reboots none --repeats none --repairs spread``.
+Usage: sudo /opt/labctl/venv/bin/python bench/fault_test.py [FAULT ...] [--reboots all|first|first-broken|none]
+       [--repeats all|first|none] [--repairs all|spread] [--json-out FILE]
 """
 
 from __future__ import annotations
@@ -36,7 +39,9 @@ def kind(step: str) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("faults", nargs="*", help="fault ids (default: the whole catalogue)")
-    ap.add_argument("--reboots", choices=["all", "first", "none"], default="all")
+    ap.add_argument("--reboots", choices=["all", "first", "first-broken", "none"], default="all")
+    ap.add_argument("--repeats", choices=["all", "first", "none"], default="all")
+    ap.add_argument("--repairs", choices=["all", "spread"], default="all")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--json-out", default="/tmp/labctl-bench-fault-test.json")
     args = ap.parse_args()
@@ -49,13 +54,13 @@ def main() -> None:
     except Exception:  # noqa: BLE001
         pass
     t = time.monotonic()
-    engine.seats.create(SEAT)
+    engine.seats.create(SEAT, company=any(f.needs_company for f in faults))
     create_s = time.monotonic() - t
     reports = []
     try:
         for f in faults:
-            tester = FaultTester(engine, SEAT, seed=args.seed, reboots=args.reboots,
-                                 progress=lambda m: print(m, flush=True))
+            tester = FaultTester(engine, SEAT, seed=args.seed, reboots=args.reboots, repeats=args.repeats,
+                                 repairs=args.repairs, progress=lambda m: print(m, flush=True))
             reports.append(tester.run(f))
     finally:
         engine.seats.destroy(SEAT)
@@ -86,6 +91,7 @@ def main() -> None:
     print("where the time goes overall: " + ", ".join(
         f"{k} {v:.0f} s ({v / max(total, 1e-9) * 100:.0f}%)" for k, v in sorted(overall.items(), key=lambda kv: -kv[1])))
     emit("fault_test.reboots", args.reboots)
+    emit("fault_test.policy", f"--reboots {args.reboots} --repeats {args.repeats} --repairs {args.repairs}")
     emit("fault_test.create_s", round(create_s, 1))
     emit("fault_test.faults", rows)
     emit("fault_test.total_s", round(total, 1))

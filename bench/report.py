@@ -67,6 +67,14 @@ def render(g: dict) -> str:
     L.append(f"\nRatio: {'x' + str(g['class.ratio']) if 'class.ratio' in g else NM}. The golden guest (a cold boot "
              f"and a save, once per image, cached) took {s(g.get('class.warm_up_s'))} in this run "
              "(0 when already cached) and is not in labctl's total.\n")
+    phases = g.get("class.labctl_phases")
+    if phases:
+        L.append("Where labctl's time went (the library's phases, as `labctl --verbose` prints them; seats run in "
+                 "parallel, so the totals add up beyond the wall time):\n")
+        L.append("| phase | count | total | mean | longest |\n|---|---|---|---|---|")
+        for name, count, total, mean, longest in phases:
+            L.append(f"| {name} | {count} | {s(total)} | {s(mean)} | {s(longest)} |")
+        L.append("")
     L.append(f"### 5. Host cost of an idle seat\n\n{s(g.get('idle.mib'), ' MiB', '{:.0f}')} resident and "
              f"{s(g.get('idle.cpu_pct'), '% of one core')} per seat (mean over {g.get('idle.seats', '?')} seats of "
              "the labctl class, fault injected, 10 s, from /proc).\n")
@@ -106,7 +114,8 @@ def render(g: dict) -> str:
     L.append(f"### 4. `fault test` of the catalogue (`{g.get('fault_test.cmd', 'bench/fault_test.py')}`)\n")
     rows = g.get("fault_test.faults")
     if rows:
-        L.append(f"Reboot persistence: {g.get('fault_test.reboots', '?')}; load {g.get('fault_test.load_start', '?')} "
+        policy = g.get("fault_test.policy") or f"--reboots {g.get('fault_test.reboots', '?')}"
+        L.append(f"Policy `{policy}`; one seat; load {g.get('fault_test.load_start', '?')} "
                  f"-> {g.get('fault_test.load_end', '?')}.\n")
         L.append("| fault | outcome | total | variants | per variant | biggest steps |\n|---|---|---|---|---|---|")
         for r in rows:
