@@ -771,6 +771,9 @@ class SeatManager:
         from .server import company_client_files, company_user, fstab_line
 
         user = company_user(seat)
+        # A new seat starts with an empty network folder, even if a seat of the same name
+        # was destroyed while the server was stopped (its account stayed then).
+        server.remove_user(user)
         server.add_user(user, creds.smb_password)
         agent = self.backend.agent(dom)
         for path, (data, mode) in company_client_files(server.pki, seat, user, creds.smb_password).items():
@@ -1053,7 +1056,23 @@ class SeatManager:
         with state_lock(self.cfg.state_dir):
             self._purge(seat, dom)
         if company:
+            self._remove_server_user(seat)
             self._stop_idle_server()
+
+    def _remove_server_user(self, seat: str) -> None:
+        """The seat's account, folders and copies on the company server go with it.
+
+        Best effort, like stopping the idle server: with the server stopped they stay,
+        and the next seat of that name starts without them anyway (create clears them).
+        """
+        from .server import ServerManager, company_user
+
+        try:
+            server = ServerManager(self.cfg, self.backend)
+            if server.status(probe=False).running:
+                server.remove_user(company_user(seat))
+        except Exception:  # noqa: BLE001 - see the docstring
+            pass
 
     def _stop_idle_server(self) -> None:
         """The company server runs while this lab has company seats: stop it after the last one goes.

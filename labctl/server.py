@@ -31,7 +31,7 @@ from typing import Callable
 
 from . import images
 from .config import Config
-from .errors import GuestError, HostError, LabError, NotFoundError
+from .errors import GuestError, LabError, NotFoundError
 from .guest.agent import AgentChannel
 from .hypervisor.accel import choose_accel, host_facts
 from .hypervisor.libvirt_backend import LibvirtBackend
@@ -334,6 +334,33 @@ class ServerManager:
         res = self.agent().sh(script, input=(password + "\n").encode(), timeout=60)
         if not res.ok:
             raise GuestError(f"company server: cannot make the account of {user}: {res.stderr.strip()}")
+
+
+    def remove_user(self, user: str) -> None:
+        """Remove what a seat's user has on the server; idempotent.
+
+        The accounts ``user`` and ``user.<name>`` (the colleagues a recipe makes beside
+        the user, engine._SERVER_PARTS), Unix and Samba; their network folders and
+        nightly copies; and what labctl keeps for them under /var/lib/labctl (fault
+        test's checkpoints ``<user>.<name>.tar``, a recipe's reference digests
+        ``<recipe>/<user>``). No seat name has a dot, so no other seat's part matches.
+        """
+        from .pki import CLIENT_RE
+
+        if not CLIENT_RE.match(user):
+            raise LabError(f"server user name {user!r} is not valid")
+        q = shlex.quote(user)
+        script = (
+            f"for u in $(getent passwd | cut -d: -f1 | grep -xE {q}'([.][a-z0-9-]+)?'); do "
+            "smbpasswd -x \"$u\" >/dev/null 2>&1; userdel \"$u\" 2>/dev/null; done; "
+            f"rm -rf /srv/shares/{q} /srv/shares/{q}.* /srv/backup/{q} /srv/backup/{q}.* "
+            f"/var/lib/labctl/*/{q} /var/lib/labctl/*/{q}.*; "
+            f"! id -u {q} >/dev/null 2>&1"
+        )
+        res = self.agent().sh(script, timeout=60)
+        if not res.ok:
+            raise GuestError(f"company server: cannot remove the account of {user}: "
+                             f"{res.stderr.strip() or 'it is still there'}")
 
 
 def company_user(seat: str) -> str:

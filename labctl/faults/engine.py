@@ -235,7 +235,7 @@ class FaultEngine:
         d = draw(fault, new_seed() if seed is None else seed, variant)
         if fault.needs_company and not self.seats.info(seat).record.company:
             raise LabError(f"fault {fault.id} needs a seat wired to the company server; seat {seat} is not",
-                           hint=f"make one with: labctl seat create --company <name>")
+                           hint="make one with: labctl seat create --company <name>")
         with self.lock(seat):
             self._check_image(seat, fault)
             cur = self.current(seat)

@@ -27,7 +27,7 @@ from ..config import Config
 from ..errors import AlreadyExistsError, ConfigError, LabError, NotFoundError
 from .db import Database, now, parse_time
 from .grading import GradeInput, SeatGrade, grade
-from .model import (NOTE_KINDS, PROGRESS, CheckRow, SeatRow, SessionError, SessionRow, TicketEvent, TicketRow,
+from .model import (NOTE_KINDS, CheckRow, SeatRow, SessionError, SessionRow, TicketEvent, TicketRow,
                     TicketView, TraineeRow)
 from .roster import Roster, host_capacity, parse_roster
 from .scenario import Scenario, load_scenario

@@ -1,5 +1,3 @@
-import struct
-
 import pytest
 
 from labctl.errors import HostError

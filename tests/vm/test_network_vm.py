@@ -41,10 +41,15 @@ def server(lab_cfg, vm_ready):
 
 @pytest.fixture(scope="module")
 def company_seat(seat_manager, server):
+    from labctl.errors import NotFoundError
+
     name = f"net-{secrets.token_hex(2)}"
     seat_manager.create(name, company=True)
     yield name
-    seat_manager.destroy(name)
+    try:
+        seat_manager.destroy(name)
+    except NotFoundError:
+        pass  # the last test destroys it
 
 
 def _links() -> set[str]:
@@ -136,3 +141,39 @@ def test_doctor_reports_the_server(lab_cfg, server, company_seat):
 def test_no_host_network_interface_was_made(company_seat):
     names = {line.split(":")[1].strip() for line in _links() if line}
     assert not any(n.startswith(("tap", "virbr", "vnet", "br-", "tun")) for n in names), names
+
+
+def test_removing_a_seats_user_takes_its_accounts_folders_and_copies_and_nothing_else(server, company_seat):
+    agent = server.agent()
+    for user in ("zz-gone", "zz-gonex"):
+        server.add_user(user, secrets.token_urlsafe(12))
+    # A colleague beside the user, made the way network-folder-data-lost makes Sam.
+    made = agent.sh(
+        "set -e; useradd --no-create-home -d /srv/shares/zz-gone.sam -s /usr/sbin/nologin zz-gone.sam; "
+        "install -d -o zz-gone.sam /srv/shares/zz-gone.sam; printf 'Pw-1234567\\nPw-1234567\\n' | "
+        "smbpasswd -s -a zz-gone.sam >/dev/null; "
+        "for u in zz-gone zz-gone.sam zz-gonex; do echo x > /srv/shares/$u/f; "
+        "install -d /srv/backup/$u/2026-01-01; done; install -d -m 700 /var/lib/labctl/checkpoints /var/lib/labctl/nfdl; "
+        "touch /var/lib/labctl/checkpoints/zz-gone.staged.tar /var/lib/labctl/checkpoints/zz-gonex.staged.tar; "
+        "install -d /var/lib/labctl/nfdl/zz-gone")
+    assert made.ok, made.stderr
+    server.remove_user("zz-gone")
+    server.remove_user("zz-gone")  # idempotent
+    left = agent.sh(
+        "for u in zz-gone zz-gone.sam zz-gonex; do id -u $u >/dev/null 2>&1 && echo user:$u; "
+        "pdbedit -u $u >/dev/null 2>&1 && echo samba:$u; done; "
+        "ls -d /srv/shares/zz-* /srv/backup/zz-* /var/lib/labctl/*/zz-* 2>/dev/null; "
+        f"id -u {company_seat} >/dev/null && echo seat-user-kept").stdout.split()
+    assert sorted(left) == sorted(["user:zz-gonex", "samba:zz-gonex", "/srv/shares/zz-gonex", "/srv/backup/zz-gonex",
+                                   "/var/lib/labctl/checkpoints/zz-gonex.staged.tar", "seat-user-kept"]), left
+    server.remove_user("zz-gonex")
+
+
+def test_destroying_a_company_seat_removes_its_user_from_the_server(seat_manager, company_seat, server, monkeypatch):
+    # Last in the module: the seat goes. The server stays up to be looked at (after the
+    # lab's last company seat it would stop).
+    monkeypatch.setattr(seat_manager, "_stop_idle_server", lambda: None)
+    assert server.agent().sh(f"id -u {company_seat}").ok
+    seat_manager.destroy(company_seat)
+    left = server.agent().sh(f"id -u {company_seat}; ls -d /srv/shares/{company_seat} /srv/backup/{company_seat}")
+    assert not left.stdout.strip(), left.stdout

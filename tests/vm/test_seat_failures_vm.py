@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from labctl.errors import AlreadyExistsError, GuestError, HostError
+from labctl.errors import AlreadyExistsError, GuestError
 from labctl.seats import domain_name
 
 pytestmark = pytest.mark.vm
