@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import bench_config, emit, idle_cost, loadavg, run_naive, ssh_inventory  # noqa: E402
 
 from labctl import timing  # noqa: E402
+from labctl.config import default_parallel  # noqa: E402
 from labctl.faults.draw import context, draw  # noqa: E402
 from labctl.faults.engine import FaultEngine  # noqa: E402
 from labctl.seats import SeatManager, domain_name  # noqa: E402
@@ -118,7 +119,8 @@ def playbook_times(cfg, seats: list[str], since: float) -> dict[str, dict[str, f
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seats", type=int, default=8)
-    ap.add_argument("--parallel", type=int, default=4)
+    ap.add_argument("--parallel", type=int, default=default_parallel(),
+                    help="seats at once, both ways (default: labctl's, one per host core)")
     ap.add_argument("--naive-parallel", type=int, default=None,
                     help="cold boots at a time in the naive way (default: same as --parallel)")
     ap.add_argument("--keep", action="store_true", help=f"leave the labctl class (session '{SESSION}') running")

@@ -21,6 +21,16 @@ DEFAULT_CONFIG_FILE = Path("/etc/labctl/config.toml")
 ACCEL_CHOICES = ("auto", "kvm", "qemu")
 
 
+def default_parallel() -> int:
+    """How many seats are made, broken or checked at once unless told: one per host core.
+
+    Under software emulation a busy seat keeps a host core busy, and more seats than
+    cores only share them worse: eight seats made and broken on a 2-core host took
+    161 s two at a time and 195 s four at a time (bench/class_ready.py, 2026-11-25).
+    """
+    return max(1, min(os.cpu_count() or 1, 32))
+
+
 def _project_root() -> Path:
     """The checkout that holds images/ and faults/ (the package's parent)."""
     return Path(__file__).resolve().parent.parent

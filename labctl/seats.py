@@ -27,7 +27,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from . import images, timing
-from .config import Config
+from .config import Config, default_parallel
 from .errors import AlreadyExistsError, ConfigError, GuestError, HostError, LabError, NotFoundError
 from .guest.agent import AgentChannel
 from .guest.ssh import SshChannel, wait_for_ssh
@@ -642,7 +642,7 @@ class SeatManager:
             assert golden is not None
             return golden
 
-    def create_many(self, names: list[str], image: str | None = None, *, parallel: int = 4,
+    def create_many(self, names: list[str], image: str | None = None, *, parallel: int | None = None,
                     company: bool = False, progress: Progress | None = None) -> tuple[list[SeatInfo], dict[str, LabError]]:
         """Create several seats at once; returns the seats made and the errors by name.
 
@@ -661,7 +661,7 @@ class SeatManager:
         made: list[SeatInfo] = []
         errors: dict[str, LabError] = {}
         tally = timing.Tally(len(names), "seats ready", progress)
-        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, parallel or default_parallel())) as pool:
             futures = {pool.submit(self.create, name, image, company=company, progress=progress): name
                        for name in names}
             for fut in as_completed(futures):

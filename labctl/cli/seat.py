@@ -53,7 +53,7 @@ def connect_text(info: SeatInfo) -> str:
 @click.option("--image", help="Image to boot (default from config).")
 @click.option("--accel", type=click.Choice(["auto", "kvm", "qemu"]), help="Override acceleration.")
 @click.option("--listen", help="Address consoles listen on (default 127.0.0.1).")
-@click.option("--parallel", type=click.IntRange(1, 32), default=4, show_default=True,
+@click.option("--parallel", type=click.IntRange(1, 32), default=None, show_default="one per host core",
               help="Seats created at the same time.")
 @click.option("--cold", is_flag=True, help="Boot each seat instead of starting it from the image's warm state.")
 @click.option("--company", is_flag=True,

@@ -58,7 +58,7 @@ def _print_status(rows) -> None:
               help="CSV of trainees: name[,email[,pair]].")
 @click.option("--scenario", required=True, help="Scenario name (scenarios/NAME.yaml) or a YAML file.")
 @click.option("--seed", type=int, help="Seed for the draw of faults and variants (default: random, recorded).")
-@click.option("--parallel", type=click.IntRange(1, 32), default=4, show_default=True,
+@click.option("--parallel", type=click.IntRange(1, 32), default=None, show_default="one per host core",
               help="Seats made and broken at the same time.")
 @json_option
 @click.pass_context
@@ -80,7 +80,7 @@ def _done(ctx, res, as_json) -> None:
 
 @command.command("resume")
 @click.argument("name")
-@click.option("--parallel", type=click.IntRange(1, 32), default=4, show_default=True,
+@click.option("--parallel", type=click.IntRange(1, 32), default=None, show_default="one per host core",
               help="Seats worked on at the same time.")
 @json_option
 @click.pass_context
@@ -127,7 +127,7 @@ def status(ctx, name, as_json) -> None:
 @command.command("check")
 @click.argument("name")
 @click.argument("seats", nargs=-1)
-@click.option("--parallel", type=click.IntRange(1, 32), default=4, show_default=True, help="Seats checked at once.")
+@click.option("--parallel", type=click.IntRange(1, 32), default=None, show_default="one per host core", help="Seats checked at once.")
 @json_option
 @click.pass_context
 def check(ctx, name, seats, parallel, as_json) -> None:

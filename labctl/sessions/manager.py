@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import timing
-from ..config import Config
+from ..config import Config, default_parallel
 from ..errors import AlreadyExistsError, ConfigError, LabError, NotFoundError
 from .db import Database, now, parse_time
 from .grading import GradeInput, SeatGrade, grade
@@ -349,11 +349,11 @@ class Sessions:
         return max(0, cap - len(others))
 
     def create(self, name: str, roster_file: Path | str, scenario: str, *, seed: int | None = None,
-               parallel: int = 4, progress: Progress | None = None) -> CreateResult:
+               parallel: int | None = None, progress: Progress | None = None) -> CreateResult:
         self.plan(name, roster_file, scenario, seed=seed)
         return self.resume(name, parallel=parallel, progress=progress)
 
-    def resume(self, name: str, *, parallel: int = 4, progress: Progress | None = None) -> CreateResult:
+    def resume(self, name: str, *, parallel: int | None = None, progress: Progress | None = None) -> CreateResult:
         """Finish what is missing: each seat goes on from its last recorded step."""
         say = progress or (lambda _m: None)
         s = self.get(name)
@@ -366,7 +366,7 @@ class Sessions:
             self.seats.warm_up(s.scenario.image, progress=say)
         errors: dict[str, str] = {}
         tally = timing.Tally(len(todo), "seats ready (machine, fault, ticket)", say)
-        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, parallel or default_parallel())) as pool:
             futures = {pool.submit(self._converge, s, r, say): r.name for r in todo}
             for fut in as_completed(futures):
                 seat = futures[fut]
@@ -622,14 +622,14 @@ class Sessions:
                       report.group_status("integrity"), report.group_status("security"),
                       json.dumps(report.as_dict())))
 
-    def check(self, name: str, seat_refs: list[str] | None = None, *, parallel: int = 4) -> dict[str, Any]:
+    def check(self, name: str, seat_refs: list[str] | None = None, *, parallel: int | None = None) -> dict[str, Any]:
         """Run the post-checks now (instructor's look; grades use the checks run at resolve/escalate)."""
         with self.db.read() as conn:
             s = self.get(name, conn)
             rows = [self._seat(conn, s, ref) for ref in seat_refs] if seat_refs else self._seat_rows(conn, s)
         rows = [r for r in rows if r.reached("injected")]
         out: dict[str, Any] = {}
-        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, parallel or default_parallel())) as pool:
             futures = {r.name: pool.submit(self._run_check, r.name) for r in rows}
             for r in rows:
                 try:
