@@ -352,7 +352,10 @@ class ServerManager:
         q = shlex.quote(user)
         script = (
             f"for u in $(getent passwd | cut -d: -f1 | grep -xE {q}'([.][a-z0-9-]+)?'); do "
-            "smbpasswd -x \"$u\" >/dev/null 2>&1; userdel \"$u\" 2>/dev/null; done; "
+            # The seat's network folder may still be held by an smbd serving that user:
+            # userdel refuses a user with processes.
+            "smbpasswd -x \"$u\" >/dev/null 2>&1; pkill -KILL -u \"$u\" 2>/dev/null; "
+            "userdel -f \"$u\" 2>/dev/null; done; "
             f"rm -rf /srv/shares/{q} /srv/shares/{q}.* /srv/backup/{q} /srv/backup/{q}.* "
             f"/var/lib/labctl/*/{q} /var/lib/labctl/*/{q}.*; "
             f"! id -u {q} >/dev/null 2>&1"
