@@ -317,13 +317,17 @@ class ServerManager:
                 shutil.rmtree(self.folder, ignore_errors=True)
 
     # -- accounts ----------------------------------------------------------------
-    def add_user(self, user: str, password: str) -> None:
-        """The network-folder account of one seat's user: Unix user, Samba password, folder; idempotent."""
+    @staticmethod
+    def _quoted_user(user: str) -> str:
         from .pki import CLIENT_RE
 
         if not CLIENT_RE.match(user):
             raise LabError(f"server user name {user!r} is not valid")
-        q = shlex.quote(user)
+        return shlex.quote(user)
+
+    def add_user(self, user: str, password: str) -> None:
+        """The network-folder account of one seat's user: Unix user, Samba password, folder; idempotent."""
+        q = self._quoted_user(user)
         script = (
             f"id -u {q} >/dev/null 2>&1 || useradd --no-create-home --home-dir /srv/shares/{q} "
             f"--shell /usr/sbin/nologin {q}; "
@@ -335,35 +339,39 @@ class ServerManager:
         if not res.ok:
             raise GuestError(f"company server: cannot make the account of {user}: {res.stderr.strip()}")
 
-
     def remove_user(self, user: str) -> None:
         """Remove what a seat's user has on the server; idempotent.
 
         The accounts ``user`` and ``user.<name>`` (the colleagues a recipe makes beside
-        the user, engine._SERVER_PARTS), Unix and Samba; their network folders and
-        nightly copies; and what labctl keeps for them under /var/lib/labctl (fault
-        test's checkpoints ``<user>.<name>.tar``, a recipe's reference digests
-        ``<recipe>/<user>``). No seat name has a dot, so no other seat's part matches.
+        the user), Unix and Samba; their parts of the server (:func:`user_parts`); and what
+        labctl keeps for them under /var/lib/labctl (fault test's checkpoints
+        ``<user>.<name>.tar``, a recipe's reference digests ``<recipe>/<user>``).
         """
-        from .pki import CLIENT_RE
-
-        if not CLIENT_RE.match(user):
-            raise LabError(f"server user name {user!r} is not valid")
-        q = shlex.quote(user)
+        q = self._quoted_user(user)
         script = (
             f"for u in $(getent passwd | cut -d: -f1 | grep -xE {q}'([.][a-z0-9-]+)?'); do "
             # The seat's network folder may still be held by an smbd serving that user:
             # userdel refuses a user with processes.
             "smbpasswd -x \"$u\" >/dev/null 2>&1; pkill -KILL -u \"$u\" 2>/dev/null; "
             "userdel -f \"$u\" 2>/dev/null; done; "
-            f"rm -rf /srv/shares/{q} /srv/shares/{q}.* /srv/backup/{q} /srv/backup/{q}.* "
-            f"/var/lib/labctl/*/{q} /var/lib/labctl/*/{q}.*; "
+            f"rm -rf {' '.join(user_parts(q, root='/srv/'))} /var/lib/labctl/*/{q} /var/lib/labctl/*/{q}.*; "
             f"! id -u {q} >/dev/null 2>&1"
         )
         res = self.agent().sh(script, timeout=60)
         if not res.ok:
             raise GuestError(f"company server: cannot remove the account of {user}: "
                              f"{res.stderr.strip() or 'it is still there'}")
+
+
+# Where a user's data lives on the server, below /srv: the network folder and its nightly copies.
+USER_DATA = ("shares", "backup")
+
+
+def user_parts(user: str, root: str = "") -> list[str]:
+    """Shell globs of a user's data on the server, and of the accounts a recipe makes
+    beside the user, named ``<user>.<name>``: no seat name has a dot, so no other
+    seat's folder matches. ``user`` is used as given (quote it first)."""
+    return [f"{root}{d}/{u}" for d in USER_DATA for u in (user, f"{user}.*")]
 
 
 def company_user(seat: str) -> str:

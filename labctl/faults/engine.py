@@ -25,7 +25,7 @@ from .. import timing
 from ..config import Config
 from ..errors import ConfigError, GuestError, LabError
 from ..seats import SeatManager, domain_name
-from ..server import company_user
+from ..server import company_user, user_parts
 from ..guest import Channel
 from .checks import CheckReport, protected_paths, run_checks, take_snapshot, unreachable_report
 from .draw import Draw, context, draw, new_seed, render_ticket
@@ -183,18 +183,14 @@ class FaultEngine:
         server.agent()  # a clear error when it is not running
         return server
 
-    # The seat user's part of the company server, saved and restored with the seat's own
-    # checkpoints for recipes that change it: its network folder and nightly copies, and
-    # those of the accounts a recipe makes beside it, named <user>.<name> (a dot: no seat
-    # name has one, so no other seat's folder is ever taken along).
-    _SERVER_PARTS = ("shares", "backup")
-
+    # The seat user's part of the company server (labctl.server.user_parts) is saved and
+    # restored with the seat's own checkpoints for recipes that change it.
     def _server_state(self, seat: str, fault: Fault, name: str, restore: bool = False) -> None:
         if not fault.company_server:
             return
         user = company_user(seat)
         tar = f"/var/lib/labctl/checkpoints/{user}.{name}.tar"
-        globs = " ".join(f"{p}/{user} {p}/{user}.*" for p in self._SERVER_PARTS)
+        globs = " ".join(user_parts(user))
         if restore:
             script = (f"test -f {tar} || {{ echo 'no saved state {name}' >&2; exit 1; }}; "
                       f"cd /srv && rm -rf {globs} && tar -xpf {tar}")
