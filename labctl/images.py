@@ -341,7 +341,7 @@ def build(cfg: Config, name: str, *, force: bool = False, progress: Progress | N
 
 
 def _drop_warm_states(cfg: Config, name: str, digest: str) -> None:
-    """Warm states (seats.Golden) saved from a build that is being replaced."""
+    """Warm states (machines.states.Golden) saved from a build that is being replaced."""
     for meta in (cfg.cache_dir / "warm" / name).glob("*/golden.json"):
         try:
             if json.loads(meta.read_text()).get("digest") == digest:
@@ -373,6 +373,6 @@ def remove(cfg: Config, name: str, digest: str | None = None) -> list[Path]:
         raise NotFoundError(f"no built image '{name}'" + (f" with digest {digest}" if digest else ""))
     warm = cfg.cache_dir / "warm" / name
     if digest is None and warm.is_dir():
-        shutil.rmtree(warm)  # warm states of the image's seats (see seats.Golden)
+        shutil.rmtree(warm)  # warm states of the image's seats (see machines.states.Golden)
         removed.append(warm)
     return removed

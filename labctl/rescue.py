@@ -31,8 +31,14 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+from . import images
 from .errors import GuestError, HostError, LabError
 from .guest import Channel, CommandResult, as_user
+from .machines import throwaway
+from .machines.disks import copy_sparse, qemu_img_overlay
+from .machines.record import SeatRecord
+from .machines.spec import domain_name, random_mac, render_domain_xml
+from .machines.states import StateStore
 
 ROOT = "/mnt/seat"
 RESCUE_MEMORY_MIB = 768
@@ -70,10 +76,8 @@ def _copy_top_layer(seats, seat: str, dest: Path) -> None:
     Files a trainee saved a moment ago may still sit in the guest's page cache (Linux
     writes data out within about 30 s): a SysRq sync writes them out first.
     """
-    from .seats import domain_name
-
     dom = seats.backend.get(domain_name(seat))
-    live = seats.folder(seat) / "disk.qcow2"
+    live = StateStore(seats.folder(seat)).live
     if not live.exists():
         raise HostError(f"seat {seat}: no disk at {live}")
     paused = False
@@ -83,7 +87,7 @@ def _copy_top_layer(seats, seat: str, dest: Path) -> None:
                 time.sleep(SYNC_WAIT)
             seats.backend.pause(dom)
             paused = True
-        subprocess.run(["cp", "--sparse=always", str(live), str(dest)], check=True, capture_output=True)
+        copy_sparse(live, dest)
     except subprocess.CalledProcessError as exc:
         raise HostError(f"seat {seat}: cannot copy its disk: {exc.stderr.decode(errors='replace').strip()}") from None
     finally:
@@ -93,8 +97,6 @@ def _copy_top_layer(seats, seat: str, dest: Path) -> None:
 
 def _names(seats, seat: str) -> tuple[str, str, Path]:
     """The rescue machine's name, its libvirt domain and its folder, for ``seat``."""
-    from .seats import domain_name
-
     name = f"rescue.{seat}"  # '.' is not allowed in seat names: no clash with a seat
     return name, domain_name(name), seats.cfg.state_dir / "rescue" / seat
 
@@ -106,9 +108,6 @@ def open_disk(seats, seat: str, say=None) -> Iterator[DiskChannel]:
     Everything it makes (domain, copy, overlay) is removed on the way out, also on
     failure; a rescue machine left by a killed process is cleared by the next one.
     """
-    from . import images
-    from .seats import SeatRecord, _qemu_img_overlay, random_mac, render_domain_xml
-
     say = say or (lambda _m: None)
     started = time.monotonic()
     info = seats.info(seat)
@@ -124,7 +123,7 @@ def open_disk(seats, seat: str, say=None) -> Iterator[DiskChannel]:
         folder.mkdir(parents=True)
         folder.chmod(0o711)
         _copy_top_layer(seats, seat, folder / "seat.qcow2")
-        _qemu_img_overlay(built.disk, folder / "rescue.qcow2")
+        qemu_img_overlay(built.disk, folder / "rescue.qcow2")
         record = SeatRecord(name=name, state="rescue", image=built.name, image_digest=built.digest,
                             listen="127.0.0.1", ports={})
         xml = render_domain_xml(
@@ -135,10 +134,8 @@ def open_disk(seats, seat: str, say=None) -> Iterator[DiskChannel]:
             record=record, extra_disks=(folder / "seat.qcow2",),
             # No desktop, no display manager: the rescue machine only mounts a disk.
             cmdline_extra="systemd.unit=multi-user.target")
-        dom = seats.backend.define(xml)
         say(f"seat {seat}: booting a rescue machine to read its disk")
-        seats.backend.start(dom)
-        seats.backend.wait_for_agent(dom, seats.cfg.boot_timeout)
+        dom = throwaway.boot(seats.backend, xml, timeout=seats.cfg.boot_timeout)
         agent = seats.backend.agent(dom)
         res = agent.sh(_MOUNT, timeout=120)
         if not res.ok:

@@ -24,7 +24,6 @@ import shlex
 import shutil
 import socket
 import time
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -35,6 +34,11 @@ from .errors import GuestError, LabError, NotFoundError
 from .guest.agent import AgentChannel
 from .hypervisor.accel import choose_accel, host_facts
 from .hypervisor.libvirt_backend import LibvirtBackend
+from .machines.disks import qemu_img_overlay
+from .machines.inventory import seat_machines
+from .machines.record import ServerRecord
+from .machines.spec import random_mac, render_domain_xml
+from .machines.states import StateStore
 from .pki import LabPki
 from .ports import allocate, port_is_free, state_lock
 
@@ -51,44 +55,6 @@ SERVICES = ("dnsmasq", "smbd", "nginx", "openvpn-server@corp")
 TLS_DIR = "/etc/corp/tls"
 
 Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class ServerRecord:
-    """What labctl keeps in the server domain's metadata."""
-
-    state: str  # "creating" until provisioned once, then "ready"
-    image: str
-    image_digest: str
-    ports: dict[str, int]
-    created: str = ""
-
-    def to_xml(self, namespaced: bool = False) -> str:
-        from .hypervisor.libvirt_backend import META_URI
-
-        ET.register_namespace("labctl", META_URI)
-        ns = "{" + META_URI + "}" if namespaced else ""
-        root = ET.Element(ns + "server", {"state": self.state, "created": self.created})
-        ET.SubElement(root, ns + "image", {"name": self.image, "digest": self.image_digest})
-        ET.SubElement(root, ns + "ports", {k: str(v) for k, v in sorted(self.ports.items())})
-        return ET.tostring(root, encoding="unicode")
-
-    @classmethod
-    def from_xml(cls, xml: str) -> "ServerRecord | None":
-        try:
-            root = ET.fromstring(xml)
-        except ET.ParseError:
-            return None
-        for el in root.iter():
-            el.tag = el.tag.rsplit("}", 1)[-1]
-        if root.tag != "server":
-            return None
-        img = root.find("image")
-        ports = root.find("ports")
-        return cls(state=root.get("state", ""), created=root.get("created", ""),
-                   image=img.get("name", "") if img is not None else "",
-                   image_digest=img.get("digest", "") if img is not None else "",
-                   ports={k: int(v) for k, v in (ports.attrib if ports is not None else {}).items()})
 
 
 @dataclass(frozen=True)
@@ -232,13 +198,12 @@ class ServerManager:
         self.pki.ensure()
         self.folder.mkdir(parents=True, exist_ok=True)
         self.folder.chmod(0o711)
-        from .seats import SeatManager, _qemu_img_overlay, random_mac, render_domain_xml
-
-        used = {p for s in SeatManager(self.cfg, self.backend).list(all_labs=True) for p in s.record.ports.values()}
+        # Every labctl seat on the host, other labs' too, holds ports.
+        used = {p for _dom, rec in seat_machines(self.backend) for p in rec.ports.values()}
         ports = allocate(GUEST_PORTS, used, self.cfg.port_min, self.cfg.port_max,
                          lambda p: port_is_free("127.0.0.1", p))
-        disk = self.folder / "disk.qcow2"
-        _qemu_img_overlay(built.disk, disk)
+        disk = StateStore(self.folder).live
+        qemu_img_overlay(built.disk, disk)
         accel = choose_accel(self.cfg.accel, domain_types=self.backend.domain_types(), **host_facts())
         rec = ServerRecord("creating", built.name, built.digest, ports,
                            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))

@@ -126,9 +126,10 @@ def test_failed_build_leaves_nothing(tmp_path, monkeypatch):
 
 def test_seat_creation_refuses_on_a_full_disk(tmp_path, monkeypatch):
     from labctl import seats
+    from labctl.seats import create as seat_create
 
     cfg = load_config(env={}, state_dir=str(tmp_path / "state"), libvirt_uri="test:///default")
     Usage = namedtuple("Usage", "total used free")
-    monkeypatch.setattr(seats.shutil, "disk_usage", lambda p: Usage(10, 10, 50 * 1024**2))
+    monkeypatch.setattr(seat_create.shutil, "disk_usage", lambda p: Usage(10, 10, 50 * 1024**2))
     with pytest.raises(HostError, match="a seat needs about"):
         seats.SeatManager(cfg)._check_disk_space()
