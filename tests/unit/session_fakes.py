@@ -18,7 +18,7 @@ from labctl.faults.engine import SeatFault
 def fake_fault(fid: str, families=("T2-DISK",), level: int = 1, variants=("a", "b", "c"), cps=("CP4",),
                difficulty: int = 1, impact: str = "medium", urgency: str = "high", image: str = "workstation"):
     return SimpleNamespace(id=fid, families=tuple(families), competencies=tuple(cps), level=level, os="linux",
-                           image=image,
+                           image=image, needs_company=False,
                            difficulty=difficulty, variants=tuple(SimpleNamespace(id=v) for v in variants),
                            ticket=SimpleNamespace(impact=impact, urgency=urgency), title=fid)
 

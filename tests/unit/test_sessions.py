@@ -499,3 +499,48 @@ def test_trainee_lookup_and_console(lab):
     seats.machines["c1-02"] = "shut off"
     with pytest.raises(SessionError):
         lib.console("c1", "2")
+
+
+@pytest.mark.parametrize("port, real, fake", [
+    ("SeatService", "labctl.seats:SeatManager", "tests.unit.session_fakes:FakeSeats"),
+    ("FaultService", "labctl.faults.engine:FaultEngine", "tests.unit.session_fakes:FakeEngine"),
+    ("FaultCatalog", "labctl.faults.manifest:Catalog", "tests.unit.session_fakes:FakeCatalog"),
+])
+def test_ports_name_what_the_real_collaborators_and_the_fakes_both_have(port, real, fake):
+    """Sessions call a collaborator only through its port: each method the port lists, with its keywords,
+    must exist on the real class and on the unit tests' stand-in (no hasattr probing left to hide a gap)."""
+    import importlib
+    import inspect
+
+    from labctl.sessions import ports
+
+    def load(ref):
+        mod, name = ref.split(":")
+        return getattr(importlib.import_module(mod), name)
+
+    proto = getattr(ports, port)
+    methods = {k: v for k, v in vars(proto).items() if inspect.isfunction(v) and not k.startswith("_")}
+    assert methods, f"{port} lists no method"
+    for cls in (load(real), load(fake)):
+        for name, fn in methods.items():
+            assert callable(getattr(cls, name, None)), f"{cls.__name__} has no {name}() ({port})"
+            want = inspect.signature(fn).parameters.values()
+            have = inspect.signature(getattr(cls, name)).parameters
+            for p in want:
+                if p.kind is p.KEYWORD_ONLY:
+                    assert p.name in have, f"{cls.__name__}.{name}() takes no {p.name}= ({port})"
+            n_pos = sum(p.kind is p.POSITIONAL_OR_KEYWORD for p in want)
+            n_have = sum(p.kind is p.POSITIONAL_OR_KEYWORD for p in have.values())
+            assert n_have >= n_pos, f"{cls.__name__}.{name}() takes fewer arguments than {port} says"
+
+
+def test_sql_lives_only_in_the_repository():
+    import re
+
+    import labctl.sessions
+
+    folder = Path(labctl.sessions.__file__).parent
+    sql = re.compile(r"""["'](SELECT|INSERT|UPDATE|DELETE)\b|\.execute\(""")
+    found = [f"{p.name}:{n}" for p in sorted(folder.glob("*.py")) if p.name not in ("repo.py", "db.py")
+             for n, line in enumerate(p.read_text().splitlines(), 1) if sql.search(line)]
+    assert found == [], "SQL outside labctl/sessions/repo.py: " + ", ".join(found)
