@@ -202,7 +202,7 @@ def test_file_mode_not():
 
 
 def test_free_space_and_garbled_answer_is_unknown():
-    chan = FakeChannel({"df -Pm": (0, "avail=12\n")})
+    chan = FakeChannel({"df -Pm": (0, "df_rc=0\navail=12\n")})
     r = run_check(chan, _spec("free_space"), {"path": "/home", "min_mib": 500})
     assert r.status == "fail" and "12 MiB" in r.observed
     chan = FakeChannel({"df -Pm": (1, "")})
@@ -243,7 +243,7 @@ def test_sudo_check_user_without_any_rule():
 
 
 def test_groups_check():
-    chan = FakeChannel({"id -nG": (0, "groups=alex users sudo\n")})
+    chan = FakeChannel({"id -nG": (0, "id_rc=0\ngroups=alex users sudo\n")})
     r = run_check(chan, _spec("groups"), {"user": "alex", "lacks": ["sudo"]})
     assert r.status == "fail" and "sudo" in r.observed
 
@@ -491,11 +491,12 @@ class _CycleEngine:
         import types
 
         self.broken = False
+        self.decoyed = False  # a decoy repaired the symptom and weakened the machine
         self.lock = lambda seat: contextlib.nullcontext()
         self.seats = types.SimpleNamespace(reboot=lambda seat: 1.0, reset=lambda seat: None)
 
     def stage(self, *a, **k):
-        self.broken = False
+        self.broken = self.decoyed = False
 
     def break_staged(self, seat):
         self.broken = True
@@ -504,7 +505,7 @@ class _CycleEngine:
         return 1.0
 
     def restage(self, seat, checkpoint="staged"):
-        self.broken = checkpoint == "broken"
+        self.broken, self.decoyed = checkpoint == "broken", False
         return 1.0
 
     def fix(self, seat):
@@ -512,14 +513,14 @@ class _CycleEngine:
         return types_ok()
 
     def repair(self, seat, repair_id):
-        self.broken = repair_id.startswith("decoy")
+        self.broken, self.decoyed = False, repair_id.startswith("decoy")
         return types_ok()
 
     def check(self, seat):
         from labctl.faults.checks import CheckReport, CheckResult
 
-        status = "fail" if self.broken else "pass"
-        return CheckReport("f", "v", (CheckResult("c", "functional", "t", status, "", ""),))
+        return CheckReport("f", "v", (CheckResult("c", "functional", "t", "fail" if self.broken else "pass", "", ""),
+                                      CheckResult("s", "security", "t", "fail" if self.decoyed else "pass", "", "")))
 
 
 def types_ok():
@@ -535,8 +536,9 @@ def test_fault_test_policies_choose_which_variants_reboot_and_repeat(reboots, re
 
     from labctl.faults.testing import FaultTester
 
-    variants = [types.SimpleNamespace(id=v, survives_reboot=True) for v in ("a", "b")]
-    rep = types.SimpleNamespace(id="decoy-x", expect="fail", applies_to=lambda v: True)
+    variants = [types.SimpleNamespace(id=v, survives_reboot=True, breaks=()) for v in ("a", "b")]
+    rep = types.SimpleNamespace(id="decoy-x", expect="fail", applies_to=lambda v: True, caught_by=("s",),
+                                no_progress="")
     fault = types.SimpleNamespace(id="f", variants=variants, repairs=[rep],
                                   variant=lambda v: next(x for x in variants if x.id == v))
     report = FaultTester(_CycleEngine(), "s", reboots=reboots, repeats=repeats, residue=False).run(fault)
@@ -556,10 +558,11 @@ def test_fault_test_policies_choose_which_variants_reboot_and_repeat(reboots, re
 def _spread_fault():
     import types
 
-    variants = [types.SimpleNamespace(id=v, survives_reboot=True) for v in ("a", "b", "c")]
+    variants = [types.SimpleNamespace(id=v, survives_reboot=True, breaks=()) for v in ("a", "b", "c")]
 
     def rep(rid, expect, on):
-        return types.SimpleNamespace(id=rid, expect=expect, applies_to=lambda v: v in on)
+        return types.SimpleNamespace(id=rid, expect=expect, applies_to=lambda v: v in on,
+                                     caught_by=("s",) if expect == "fail" else (), no_progress="")
 
     repairs = [rep("fix-any", "pass", "abc"), rep("decoy-any", "fail", "abc"), rep("fix-bc", "pass", "bc"),
                rep("decoy-a", "fail", "a"), rep("decoy-c", "fail", "c"), rep("decoy-none", "fail", "")]
@@ -596,7 +599,8 @@ def test_fault_test_spread_runs_each_repair_once_and_freezes_only_where_needed()
     from labctl.faults.testing import FaultTester
 
     fault = _spread_fault()
-    fault.repairs.append(type(fault.repairs[0])(id="fix-a", expect="pass", applies_to=lambda v: v == "a"))
+    fault.repairs.append(type(fault.repairs[0])(id="fix-a", expect="pass", applies_to=lambda v: v == "a",
+                                                caught_by=(), no_progress=""))
     report = FaultTester(_CycleEngine(), "s", reboots="none", repeats="none", repairs="spread",
                          residue=False).run(fault)
     assert report.outcome == "pass", [(s.step, s.detail) for s in report.steps]
