@@ -40,17 +40,28 @@ def _catalog(ctx):
 @json_option
 @click.pass_context
 def list_(ctx, family, competency, os_, as_json) -> None:
-    """List the fault recipes in the catalogue."""
-    faults = _catalog(ctx).select(family=family, competency=competency, os=os_)
+    """List the fault recipes in the catalogue (a recipe that does not load is reported, exit 2)."""
+    from ..faults.provenance import origin, shipped
+
+    broken: dict[str, LabError] = {}
+    faults = _catalog(ctx).select(family=family, competency=competency, os=os_, broken=broken)
+    known = shipped()
     if as_json:
-        echo_json([f.as_dict() for f in faults])
-        return
-    if not faults:
+        echo_json([{**f.as_dict(), "origin": origin(f.folder, known)} for f in faults])
+    elif not faults:
         click.echo("no faults match")
-        return
-    click.echo(table([[f.id, ",".join(f.families), ",".join(f.competencies), f.os, str(f.difficulty),
-                       f"L{f.level}", str(len(f.variants)), f.title] for f in faults],
-                     ["FAULT", "FAMILIES", "COMPETENCIES", "OS", "DIFF", "LEVEL", "VARIANTS", "TITLE"]))
+    else:
+        click.echo(table([[f.id, ",".join(f.families), ",".join(f.competencies), f.os, str(f.difficulty),
+                           f"L{f.level}", str(len(f.variants)), origin(f.folder, known), f.title] for f in faults],
+                         ["FAULT", "FAMILIES", "COMPETENCIES", "OS", "DIFF", "LEVEL", "VARIANTS", "ORIGIN",
+                          "TITLE"]))
+    # The good recipes are listed; each bad one is named with its file and field, and the exit
+    # code says the catalogue is not clean.
+    for fid, exc in sorted(broken.items()):
+        click.secho(f"error: {fid}: {exc.message}", fg="red", err=True)
+    if broken:
+        click.echo(f"{len(broken)} recipe(s) not loaded: `labctl fault lint ID` says more", err=True)
+        ctx.exit(2)
 
 
 @command.command("show")
@@ -60,9 +71,11 @@ def list_(ctx, family, competency, os_, as_json) -> None:
 @click.pass_context
 def show(ctx, fault_id, notes, as_json) -> None:
     """Show a recipe: variants, checks, repairs (instructor view)."""
+    from ..faults.provenance import ORIGINS, origin
+
     f = _catalog(ctx).get(fault_id)
     if as_json:
-        d = f.as_dict()
+        d = {**f.as_dict(), "origin": origin(f.folder)}
         if notes:
             d["notes"] = f.notes()
         echo_json(d)
@@ -72,6 +85,7 @@ def show(ctx, fault_id, notes, as_json) -> None:
     click.echo(f"  families {', '.join(f.families)}; competencies {', '.join(f.competencies)}; os {f.os}; "
                f"image {f.image}; difficulty {f.difficulty}; level {f.level}; budget {f.time_budget_min} min")
     click.echo(f"  ticket: impact {f.ticket.impact}, urgency {f.ticket.urgency}")
+    click.echo(f"  origin: {ORIGINS[origin(f.folder)]} ({f.folder})")
     click.echo("  variants:")
     for v in f.variants:
         click.echo(f"    {v.id:16} {v.summary}")
@@ -86,6 +100,9 @@ def show(ctx, fault_id, notes, as_json) -> None:
         click.echo("  repairs proven by `fault test`:")
         for r in f.repairs:
             click.echo(f"    {'legit' if r.expect == 'pass' else 'decoy':6} {r.id:24} {r.title}")
+            if r.caught_by:
+                click.echo(f"{'':36}caught by {', '.join(r.caught_by)}"
+                           + (f"; no progress: {r.no_progress}" if r.no_progress else ""))
     if notes:
         click.echo("\n" + f.notes())
 
@@ -281,6 +298,22 @@ def lint(ctx, fault_ids, all_) -> None:
             click.echo(f"{fid}: ok")
     if bad:
         ctx.exit(1)
+
+
+@command.command("import")
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option("--replace", is_flag=True, help="Overwrite a recipe of the same id already in the catalogue.")
+@click.pass_context
+def import_(ctx, source, replace) -> None:
+    """Add the recipe in SOURCE (a folder, .tar.gz or .zip) to the catalogue, once it passes the checks.
+
+    Refused, with the file and the field, when its manifest is malformed or its playbooks
+    would run anything on the lab host; nothing is copied then.
+    """
+    from ..faults.provenance import import_recipe
+
+    f = import_recipe(source, get_config(ctx).faults_dir, replace=replace)
+    click.echo(f"{f.id}: imported into {f.folder}; prove it on a seat: labctl fault test {f.id}")
 
 
 @command.command("new")

@@ -13,11 +13,11 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import TemplateError
 
 from ..errors import ConfigError
 from .manifest import LANGS, Fault
+from .templating import ENV
 
 DESKTOP_USER = "alex"
 TOKEN_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
@@ -68,7 +68,7 @@ def draw(fault: Fault, seed: int, variant: str | None = None) -> Draw:
     return Draw(fault=fault.id, variant=chosen.id, seed=seed, params=values)
 
 
-_env = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)
+_env = ENV
 
 
 def context(d: Draw, **extra: Any) -> dict[str, Any]:

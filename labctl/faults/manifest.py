@@ -18,15 +18,21 @@ from typing import Any
 import yaml
 
 from .. import validation
+from . import hostside
+from .layout import MANIFEST, PLAYBOOKS
+from .templating import ENV
 from ..curriculum import COMPETENCIES, FAMILIES
-from ..errors import ConfigError, NotFoundError
+from ..errors import ConfigError, LabError, NotFoundError
 
-MANIFEST = "fault.yaml"
-CHECK_KINDS = ("file", "files", "command", "free_space", "url", "not_growing", "service", "groups", "sudo")
+CHECK_KINDS = ("file", "files", "command", "free_space", "url", "not_growing", "service", "groups", "sudo",
+               "pam_faillock")
 CHECK_GROUPS = ("functional", "integrity", "security")
-PLAYBOOKS = ("prepare.yml", "inject.yml", "fix.yml")
 REQUIRED_FILES = ("inject.yml", "fix.yml", "README.md", "ticket.en.md.j2", "ticket.fr.md.j2")
 LANGS = ("en", "fr")
+# The security baseline, appended to every recipe's checks (labctl.faults.checks), and the
+# id of the protected-data check: the loader validates the checks recipes name against both.
+BASELINE_FILE = Path(__file__).with_name("baseline.yaml")
+PROTECT_CHECK_ID = "user-data-intact"
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,8 @@ class VariantSpec:
     summary: str
     params: dict[str, Any] = field(default_factory=dict)
     survives_reboot: bool = True
+    # Checks the inject must make fail, each of them; empty: any of the recipe's own functional checks.
+    breaks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,8 @@ class RepairSpec:
     playbook: Path
     expect: str  # "pass" (a legitimate repair) or "fail" (a harmful or wrong one: a decoy)
     variants: tuple[str, ...] = ()
+    caught_by: tuple[str, ...] = ()  # decoys: the checks that fail after it, on every variant it fits
+    no_progress: str = ""  # decoys: why no check failing on the broken machine passes after it
 
     def applies_to(self, variant: str) -> bool:
         return not self.variants or variant in self.variants
@@ -131,11 +141,11 @@ class Fault:
             "competencies": list(self.competencies), "os": self.os, "image": self.image, "network": self.network,
             "company_server": self.company_server,
             "difficulty": self.difficulty, "level": self.level, "time_budget_min": self.time_budget_min,
-            "variants": [{"id": v.id, "summary": v.summary} for v in self.variants],
+            "variants": [{"id": v.id, "summary": v.summary, "breaks": list(v.breaks)} for v in self.variants],
             "checks": [{"id": c.id, "group": c.group, "title": c.title, "kind": c.kind,
                         "variants": list(c.variants)} for c in self.checks],
-            "repairs": [{"id": r.id, "title": r.title, "expect": r.expect, "variants": list(r.variants)}
-                        for r in self.repairs],
+            "repairs": [{"id": r.id, "title": r.title, "expect": r.expect, "variants": list(r.variants),
+                         "caught_by": list(r.caught_by), "no_progress": r.no_progress} for r in self.repairs],
             "ticket": {"impact": self.ticket.impact, "urgency": self.ticket.urgency},
             "folder": str(self.folder),
         }
@@ -165,7 +175,7 @@ def _param(name: str, raw: dict, file: Path) -> ParameterSpec:
 
 # Kinds that only read what is stored on the disk: judged from the disk alone when the
 # running seat answers nothing (labctl.rescue). Other checks say ``offline: true`` if so.
-OFFLINE_KINDS = ("file", "files", "groups", "sudo", "protected")
+OFFLINE_KINDS = ("file", "files", "groups", "sudo", "pam_faillock", "protected")
 
 
 def _check(i: int, raw: dict, file: Path, variant_ids: set[str]) -> CheckSpec:
@@ -196,7 +206,7 @@ def load_fault(folder: Path) -> Fault:
         raise ConfigError(f"{file}: not UTF-8 text: {exc}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{file}: expected a mapping at the top level")
-    validation.validate(data, "fault", file)
+    validation.validate(data, "fault", file, special=_decoy_fields(file, data))
 
     if data["id"] != folder.name:
         raise ConfigError(f"{file}: field 'id': must be the folder name {folder.name!r} (got {data['id']!r})")
@@ -218,7 +228,8 @@ def load_fault(folder: Path) -> Fault:
             raise ConfigError(f"{file}: field 'variants[{i}].id': {v['id']!r} is given twice")
         variant_ids.add(v["id"])
         variants.append(VariantSpec(v["id"], v["summary"], dict(v.get("params") or {}),
-                                    survives_reboot=v.get("survives_reboot", data.get("survives_reboot", True))))
+                                    survives_reboot=v.get("survives_reboot", data.get("survives_reboot", True)),
+                                    breaks=tuple(v.get("breaks") or ())))
 
     check_ids: set[str] = set()
     checks = []
@@ -236,7 +247,9 @@ def load_fault(folder: Path) -> Fault:
         for v in raw.get("variants", []):
             if v not in variant_ids:
                 raise ConfigError(f"{file}: field 'repairs[{i}].variants': unknown variant '{v}'")
-        repairs.append(RepairSpec(raw["id"], raw["title"], pb, raw["expect"], tuple(raw.get("variants", []))))
+        repairs.append(RepairSpec(raw["id"], raw["title"], pb, raw["expect"], tuple(raw.get("variants", [])),
+                                  caught_by=tuple(raw.get("caught_by") or ()), no_progress=raw.get("no_progress", "")))
+    _named_checks(file, variants, checks, repairs, protect=bool(data.get("protect")))
 
     company_server = bool(data.get("company_server", False))
     if company_server and data.get("network") != "company":
@@ -250,6 +263,15 @@ def load_fault(folder: Path) -> Fault:
         for book in books + [r.playbook for r in repairs]:
             _company_hosts(book)
 
+    _parse_templates(folder, file, data)
+    books = [folder / n for n in PLAYBOOKS if (folder / n).is_file()] + [r.playbook for r in repairs]
+    findings = hostside.scan_recipe(folder, books)
+    if findings:
+        more = f" (and {len(findings) - 1} more: `labctl fault lint {folder.name}` lists them)" \
+            if len(findings) > 1 else ""
+        raise ConfigError(f"{findings[0]}{more}", hint="a recipe runs on its seat, never on the lab host; "
+                          "see 'What a recipe may not do' in docs/faults.md")
+
     t = data["ticket"]
     return Fault(
         id=data["id"], title=data["title"], summary=data["summary"], folder=folder,
@@ -261,6 +283,97 @@ def load_fault(folder: Path) -> Fault:
         protect=tuple(data.get("protect") or ()),
         network=data.get("network", "isolated"), company_server=company_server,
     )
+
+
+def _parse_templates(folder: Path, file: Path, data: dict) -> None:
+    """Every string labctl renders later is parsed now, so a Jinja syntax error names its field at load."""
+    # Parse only: rendering needs a draw.
+    from jinja2 import TemplateSyntaxError
+
+    _env = ENV
+
+    def walk(value: Any, where: str) -> None:
+        if isinstance(value, str):
+            if "{{" not in value and "{%" not in value:  # what render_value renders
+                return
+            try:
+                _env.parse(value)
+            except TemplateSyntaxError as exc:
+                raise ConfigError(f"{file}: field '{where}': template error: {exc.message}") from None
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, f"{where}[{i}]")
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, f"{where}.{k}")
+
+    for i, v in enumerate(data["variants"]):
+        walk(v.get("params") or {}, f"variants[{i}].params")
+    for i, c in enumerate(data["checks"]):
+        for kind in CHECK_KINDS:
+            if kind in c:
+                walk(c[kind], f"checks[{i}].{kind}")
+    walk(data.get("protect") or [], "protect")
+    walk(data["ticket"]["subject"], "ticket.subject")
+    for lang in LANGS:
+        path = folder / f"ticket.{lang}.md.j2"
+        try:
+            _env.parse(path.read_text(encoding="utf-8"))
+        except TemplateSyntaxError as exc:
+            raise ConfigError(f"{path}: line {exc.lineno}: template error: {exc.message}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot be read: {exc}") from None
+
+
+def _decoy_fields(file: Path, data: dict):
+    """Word the schema's decoy rules (``caught_by``/``no_progress``) with the field they are about."""
+
+    def special(err, field: str) -> ConfigError | None:
+        where = list(err.absolute_path)
+        rule = list(err.absolute_schema_path)[-2:]
+        if len(where) != 2 or where[0] != "repairs" or rule not in (["then", "required"], ["else", "properties"]):
+            return None
+        if rule[0] == "then":
+            return ConfigError(f"{file}: field '{field}.caught_by': required for a decoy (expect: fail)",
+                               hint="name the checks that fail after it, e.g. caught_by: [baseline-no-world-writable]")
+        raw = data["repairs"][where[1]]
+        key = "caught_by" if "caught_by" in raw else "no_progress"
+        return ConfigError(f"{file}: field '{field}.{key}': only for decoys (expect: fail); "
+                           "a legitimate repair passes every check")
+
+    return special
+
+
+def _named_checks(file: Path, variants: list[VariantSpec], checks: list[CheckSpec], repairs: list[RepairSpec],
+                  protect: bool) -> None:
+    """``breaks`` and ``caught_by`` name checks that exist and run on the variants concerned."""
+    own = {c.id: c for c in checks}
+    baseline = {c.id for c in baseline_checks()}
+    extra = {PROTECT_CHECK_ID} if protect else set()
+    known = sorted(own) + sorted(extra) + sorted(baseline)
+
+    def check(where: str, cid: str, on: list[str], allow_baseline: bool = True) -> None:
+        if cid in baseline and not allow_baseline:
+            raise ConfigError(f"{file}: field '{where}': {cid!r} is a baseline check; an inject that breaks the "
+                              "baseline is a recipe error", hint="name the recipe's own checks")
+        if cid == PROTECT_CHECK_ID and not protect:
+            raise ConfigError(f"{file}: field '{where}': {cid!r} exists only with protect: set")
+        if cid not in own and cid not in baseline and cid not in extra:
+            raise ConfigError(f"{file}: field '{where}': unknown check {cid!r}", hint="checks: " + ", ".join(known))
+        spec = own.get(cid)
+        missing = [v for v in on if spec is not None and not spec.applies_to(v)]
+        if missing:
+            raise ConfigError(f"{file}: field '{where}': check {cid!r} does not run on variant(s) "
+                              f"{', '.join(missing)} (only {', '.join(spec.variants)})")
+
+    all_ids = [v.id for v in variants]
+    for i, v in enumerate(variants):
+        for cid in v.breaks:
+            check(f"variants[{i}].breaks", cid, [v.id], allow_baseline=False)
+    for i, r in enumerate(repairs):
+        on = [v for v in all_ids if r.applies_to(v)]
+        for cid in r.caught_by:
+            check(f"repairs[{i}].caught_by", cid, on)
 
 
 def _company_hosts(book: Path) -> None:
@@ -306,12 +419,33 @@ class Catalog:
         return load_fault(folder)
 
     def all(self) -> list[Fault]:
+        """Every recipe; the first that does not load raises (``load`` keeps going)."""
         return [self.get(i) for i in self.ids()]
 
+    def load(self) -> tuple[list[Fault], dict[str, LabError]]:
+        """The recipes that load, and why each other one does not (by id).
+
+        One malformed recipe must not hide the others: listings show the good ones and
+        report the bad ones; ``get`` stays strict for whoever asks for a bad one by name.
+        """
+        good, bad = [], {}
+        for fid in self.ids():
+            try:
+                good.append(self.get(fid))
+            except LabError as exc:
+                bad[fid] = exc
+        return good, bad
+
     def select(self, *, family: str | None = None, competency: str | None = None, os: str | None = None,
-               difficulty: int | None = None) -> list[Fault]:
+               difficulty: int | None = None, broken: dict[str, LabError] | None = None) -> list[Fault]:
+        """The recipes that match; with ``broken``, those that do not load go there instead of raising."""
+        if broken is None:
+            faults = self.all()
+        else:
+            faults, bad = self.load()
+            broken.update(bad)
         out = []
-        for f in self.all():
+        for f in faults:
             if family and family not in f.families:
                 continue
             if competency and competency not in f.competencies:
@@ -322,3 +456,9 @@ class Catalog:
                 continue
             out.append(f)
         return out
+
+
+def baseline_checks() -> tuple[CheckSpec, ...]:
+    """The security baseline's checks (``baseline.yaml`` beside this module)."""
+    data = yaml.safe_load(BASELINE_FILE.read_text())
+    return tuple(_check(i, raw, BASELINE_FILE, set()) for i, raw in enumerate(data["checks"]))

@@ -1,0 +1,13 @@
+"""The one Jinja2 environment recipes are rendered with (sandboxed, strict).
+
+Its own module so that loading a manifest (which parses every templated field to
+refuse syntax errors at load) and drawing a variant (which renders them) share it
+without importing each other.
+"""
+
+from __future__ import annotations
+
+from jinja2 import StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
+
+ENV = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)
