@@ -7,7 +7,7 @@ ca-removed|ca-replaced)
     update-ca-certificates >/dev/null 2>&1
     ;;
 old-bundle)
-    rm -f /etc/profile.d/legacy-certs.sh "$2"
+    rm -f /etc/profile.d/legacy-certs.sh "$2" "$(dirname "$2")/.curlrc"
     ;;
 *) echo "unknown variant $1" >&2; exit 2 ;;
 esac

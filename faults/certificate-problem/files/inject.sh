@@ -49,8 +49,12 @@ old-bundle)
     # An old bundle: the public CAs only, as it was before the company CA was added.
     install -d "$(dirname "$2")"
     cat /usr/share/ca-certificates/mozilla/*.crt > "$2"
-    printf '# Legacy application certificates\nexport SSL_CERT_FILE=%s\nexport CURL_CA_BUNDLE=%s\n' "$2" "$2" \
-        > /etc/profile.d/legacy-certs.sh
+    # curl ignores CURL_CA_BUNDLE for its CA folder (/etc/ssl/certs, where the company CA
+    # still is); the legacy application's curl settings (CURL_HOME) name both the bundle and
+    # a folder without the company CA, so the user's curl really stops trusting the intranet.
+    printf 'cacert = "%s"\ncapath = "%s"\n' "$2" "$(dirname "$2")" > "$(dirname "$2")/.curlrc"
+    printf '# Legacy application certificates\nexport SSL_CERT_FILE=%s\nexport CURL_CA_BUNDLE=%s\nexport CURL_HOME=%s\n' \
+        "$2" "$2" "$(dirname "$2")" > /etc/profile.d/legacy-certs.sh
     ;;
 *) echo "unknown variant $1" >&2; exit 2 ;;
 esac
