@@ -2,8 +2,19 @@
 
 For each variant: healthy checks pass, inject, checks fail, reference fix,
 checks pass; then every declared repair on a freshly broken machine, where a
-legitimate repair must pass and a decoy must fail. Each step ends in one of
-three outcomes, kept apart in output, JSON, JUnit and exit code:
+legitimate repair must pass and a decoy must fail.
+
+"Fail" is proven from the check runs the cycle makes anyway, no extra one:
+
+- after inject, every check the variant ``breaks`` fails (without ``breaks``, at
+  least one of the recipe's own functional checks) and no baseline check does;
+  the failing set (F_broken) is kept;
+- after a decoy, every check it is ``caught_by`` fails, and at least one check of
+  F_broken passes (the decoy looks like a repair) unless it says ``no_progress``.
+  A catcher that already failed in F_broken is the fault's failure left in place:
+  it only proves the decoy wrong because the decoy made progress elsewhere.
+
+Each step ends in one of three outcomes, kept apart in output, JSON, JUnit and exit code:
 
 - ``pass``: the recipe behaved;
 - ``fail``: the recipe is wrong (a check that cannot fail, a fix that does not fix,
@@ -20,9 +31,9 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..errors import LabError
-from .checks import FAIL, PASS, UNKNOWN, CheckReport
+from .checks import FAIL, PASS, UNKNOWN, CheckReport, CheckResult, baseline_checks
 from .engine import FaultEngine, FaultError
-from .manifest import Fault
+from .manifest import Fault, RepairSpec, VariantSpec
 
 OUTCOMES = ("pass", "fail", "error")
 REBOOTS = ("all", "first", "first-broken", "none")
@@ -101,6 +112,7 @@ class FaultTester:
         self.seat = seat
         self.seed = seed
         self.say = progress or (lambda _m: None)
+        self.baseline = frozenset(c.id for c in baseline_checks())
 
     def run(self, fault: Fault, variants: list[str] | None = None, repairs: bool = True) -> FaultTestReport:
         with self.engine.lock(self.seat):
@@ -159,29 +171,103 @@ class FaultTester:
         else:
             self._record(report, variant, step, "fail", res.summary() + f" (artefacts: {res.artifacts})", started)
 
-    def _expect(self, report: FaultTestReport, variant: str, step: str, want: str) -> None:
-        """Run the checks and compare with what this point of the cycle wants."""
+    # The expectations below end a step at its first ``fail`` or ``error``: ``_record`` raises _Stop.
+
+    def _expect_pass(self, report: FaultTestReport, variant: str, step: str) -> None:
+        """Every check passes: healthy, fixed, or repaired."""
         started = time.monotonic()
+        checks, _ = self._verdicts(report, variant, step, started)
+        failed = [r for r in checks.results if r.status == FAIL]
+        if failed:
+            self._record(report, variant, step, "fail",
+                         "checks should pass but failed: " + ", ".join(f"{r.id} ({r.observed})" for r in failed),
+                         started, checks)
+        self._record(report, variant, step, "pass", "", started, checks)
+
+    def _verdicts(self, report: FaultTestReport, variant: str, step: str,
+                  started: float) -> tuple[CheckReport, dict[str, CheckResult]]:
+        """One check run, by check id. No run, or a check without a verdict, is an ``error``."""
         try:
             checks = self.engine.check(self.seat)
         except LabError as exc:
             self._record(report, variant, step, "error", exc.message, started)
-            return
+            raise _Stop() from None  # not reached: _record stops on anything but a pass
         unknown = [r for r in checks.results if r.status == UNKNOWN]
-        failed = [r for r in checks.results if r.status == FAIL]
-        if unknown and not (want == FAIL and failed):
+        if unknown:
             self._record(report, variant, step, "error",
                          "no verdict from " + ", ".join(f"{r.id} ({r.observed})" for r in unknown), started, checks)
-        elif want == PASS and failed:
-            self._record(report, variant, step, "fail",
-                         "checks should pass but failed: " + ", ".join(f"{r.id} ({r.observed})" for r in failed),
-                         started, checks)
-        elif want == FAIL and not failed:
-            self._record(report, variant, step, "fail", "every check passed: the checks do not see this fault",
-                         started, checks)
+        return checks, {r.id: r for r in checks.results}
+
+    def _expect_broken(self, report: FaultTestReport, spec: VariantSpec, step: str) -> None:
+        """After inject: the variant's ``breaks`` fail (or a functional check does), and no baseline check."""
+        started = time.monotonic()
+        checks, by_id = self._verdicts(report, spec.id, step, started)
+        failed = [r for r in checks.results if r.status == FAIL]
+
+        def fail(detail: str) -> None:
+            self._record(report, spec.id, step, "fail", detail, started, checks)
+
+        weakened = [r for r in failed if r.id in self.baseline]
+        if weakened:
+            fail("the inject broke the security baseline: "
+                 + ", ".join(f"{r.id} ({r.observed})" for r in weakened))
+        if not failed:
+            fail("every check passed: the checks do not see this fault")
+        if spec.breaks:
+            missed = [c for c in spec.breaks if c not in by_id or by_id[c].status != FAIL]
+            if missed:
+                fail(f"variant {spec.id} should break {', '.join(spec.breaks)} but "
+                     + ", ".join(f"{c} {'passed' if c in by_id else 'did not run'}" for c in missed))
+            proof = "breaks " + ", ".join(spec.breaks) + " as declared"
         else:
-            detail = ", ".join(r.id for r in failed) if want == FAIL else ""
-            self._record(report, variant, step, "pass", detail, started, checks)
+            functional = [r.id for r in failed if r.group == "functional"]
+            if not functional:
+                fail("no functional check failed (only " + ", ".join(r.id for r in failed)
+                     + "): the checks do not see the symptom")
+            proof = "functional check(s) fail: " + ", ".join(functional)
+        self._record(report, spec.id, step, "pass", f"{proof}; failing: " + ", ".join(r.id for r in failed),
+                     started, checks)
+
+    def _expect_caught(self, report: FaultTestReport, variant: str, step: str, rep: RepairSpec,
+                       broken: set[str], seen: dict[str, str] | None = None) -> None:
+        """After a decoy on the broken machine: its catchers fail, and it made progress (or says why not).
+
+        ``broken``: the checks that failed after inject (F_broken); ``seen``: what each check
+        observed then. A decoy that says ``no_progress`` must still have changed something a
+        check sees (a catcher it broke, or another observation than the broken machine's):
+        a playbook that did nothing cannot pass as a decoy.
+        """
+        started = time.monotonic()
+        checks, by_id = self._verdicts(report, variant, step, started)
+
+        def fail(detail: str) -> None:
+            self._record(report, variant, step, "fail", detail, started, checks)
+
+        if not rep.caught_by:
+            fail(f"decoy {rep.id} names no check that catches it (caught_by)")
+        missed = [c for c in rep.caught_by if c not in by_id or by_id[c].status != FAIL]
+        if missed:
+            fail(f"decoy {rep.id} should be caught by {', '.join(rep.caught_by)} but "
+                 + ", ".join(f"{c} {'passed' if c in by_id else 'did not run'}" for c in missed))
+        progress = sorted(c for c in broken if c in by_id and by_id[c].status == PASS)
+        if not progress and not rep.no_progress:
+            fail(f"decoy {rep.id} made no progress: every check that failed on the broken machine ("
+                 + ", ".join(sorted(broken)) + ") still fails, so its catchers may only see the fault "
+                 "(a decoy does something a user would take for a repair; or it says no_progress: why)")
+        if not progress:
+            changed = sorted(c for c, r in by_id.items() if seen is not None and c in seen and r.observed != seen[c])
+            if not any(c not in broken for c in rep.caught_by) and not changed:
+                fail(f"decoy {rep.id} changed nothing a check sees: every check observes what it did on the "
+                     "broken machine (a decoy with no_progress must still break a check or change what one sees)")
+        fault_s = "left failing: the fault's"
+        caught = ", ".join(f"{c} ({fault_s if c in broken else 'broken by the decoy'})" for c in rep.caught_by)
+        if progress:
+            moved = f"progress: {', '.join(progress)} now pass{'es' if len(progress) == 1 else ''}"
+        else:
+            moved = f"no progress (declared: {rep.no_progress})"
+            if changed:
+                moved += "; changed what " + ", ".join(changed) + " see"
+        self._record(report, variant, step, "pass", f"caught by {caught}; {moved}", started, checks)
 
     def _expect_same(self, report: FaultTestReport, variant: str, step: str, failing: set[str]) -> None:
         """The checks fail exactly as they did: a second injection changed nothing."""
@@ -200,6 +286,10 @@ class FaultTester:
                          started, checks)
         else:
             self._record(report, variant, step, "pass", "", started, checks)
+
+    def _seen(self, report: FaultTestReport) -> dict[str, str]:
+        last = report.steps[-1].checks or {}
+        return {r["id"]: r["observed"] for r in last.get("results", [])}
 
     def _failing(self, report: FaultTestReport) -> set[str]:
         last = report.steps[-1].checks or {}
@@ -231,10 +321,11 @@ class FaultTester:
         since = int(time.time()) - 2
         self._do(report, variant, "prepare",
                  lambda: e.stage(seat, fault.id, seed=self.seed, variant=variant, checkpoint=True))
-        self._expect(report, variant, "healthy checks pass", PASS)
+        self._expect_pass(report, variant, "healthy checks pass")
         self._do(report, variant, "inject", lambda: e.break_staged(seat))
-        self._expect(report, variant, "checks fail after inject", FAIL)
-        failing = self._failing(report)
+        self._expect_broken(report, spec, "checks fail after inject")
+        failing = self._failing(report)  # F_broken: what decoys are judged against
+        seen = self._seen(report)
         # Each repair and decoy starts from this very machine: a checkpoint taken now costs
         # a save and a restore, an injection per repair costs a playbook run.
         if repairs:
@@ -249,24 +340,26 @@ class FaultTester:
             if spec.survives_reboot:
                 self._expect_same(report, variant, "fault survives a reboot", failing)
             else:
-                self._expect(report, variant, "fault gone after a reboot (declared)", PASS)
+                self._expect_pass(report, variant, "fault gone after a reboot (declared)")
                 self._do(report, variant, "inject after the reboot", lambda: e.break_staged(seat))
         self._playbook(report, variant, "reference fix", lambda: e.fix(seat))
-        self._expect(report, variant, "checks pass after fix", PASS)
+        self._expect_pass(report, variant, "checks pass after fix")
         if repeats:
             self._playbook(report, variant, "fix again", lambda: e.fix(seat))
-            self._expect(report, variant, "checks pass after a second fix", PASS)
+            self._expect_pass(report, variant, "checks pass after a second fix")
         if reboot_fixed:
             self._do(report, variant, "reboot the repaired machine", lambda: e.seats.reboot(seat))
-            self._expect(report, variant, "still healthy after a reboot", PASS)
+            self._expect_pass(report, variant, "still healthy after a reboot")
         for rep in repairs:
             kind = "legitimate repair" if rep.expect == "pass" else "decoy"
             try:
                 self._do(report, variant, f"{kind} {rep.id}: back to the broken machine",
                          lambda: e.restage(seat, "broken"))
                 self._playbook(report, variant, f"{kind} {rep.id}: apply", lambda: e.repair(seat, rep.id))
-                self._expect(report, variant, f"{kind} {rep.id}: checks {'pass' if rep.expect == 'pass' else 'fail'}",
-                             PASS if rep.expect == "pass" else FAIL)
+                if rep.expect == "pass":
+                    self._expect_pass(report, variant, f"{kind} {rep.id}: checks pass")
+                else:
+                    self._expect_caught(report, variant, f"{kind} {rep.id}: checks fail", rep, failing, seen)
             except _Stop:
                 continue
 

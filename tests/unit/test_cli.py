@@ -68,10 +68,25 @@ def test_unknown_seat_on_test_driver(run, monkeypatch):
         assert "no seat named 'ghost'" in res.output
 
 
-def test_debug_shows_the_traceback(run):
-    res = run("--debug", "image", "build", "no-such-image")
-    assert res.exit_code != 0
-    assert res.exception is not None
+def test_debug_shows_the_traceback(run, tmp_path):
+    """--debug lets the library error through to Python, which prints its traceback; without it, one line."""
+    import os
+    import subprocess
+    import sys
+
+    def labctl(*args):
+        return subprocess.run([sys.executable, "-m", "labctl.cli.main", *args], capture_output=True, text=True,
+                              cwd=tmp_path, env=dict(os.environ), timeout=120)
+
+    debug = labctl("--debug", "image", "build", "no-such-image")
+    assert debug.returncode == 1  # Python's own exit status for an uncaught exception
+    assert "Traceback (most recent call last)" in debug.stderr
+    assert "labctl.errors.NotFoundError: unknown image 'no-such-image'" in debug.stderr
+    assert "raise NotFoundError" in debug.stderr, "the frames down to where the error was raised"
+    plain = labctl("image", "build", "no-such-image")
+    assert plain.returncode == 3
+    assert "Traceback" not in plain.stderr + plain.stdout
+    assert plain.stderr.startswith("error: unknown image 'no-such-image'")
 
 
 def test_force_rebuild_refuses_under_running_seats(run, monkeypatch):

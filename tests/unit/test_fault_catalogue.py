@@ -33,9 +33,18 @@ def test_recipe_passes_static_checks(fault_id):
 
 @pytest.mark.parametrize("fault_id", IDS)
 def test_recipe_has_three_variants_and_every_check_can_fail(fault_id):
+    """Each of the recipe's own checks has a declared way to fail, which `fault test` proves.
+
+    A variant's ``breaks`` (its inject makes the check fail) or a decoy's ``caught_by`` (the
+    check fails after the decoy): a check named by neither could be one that never fails.
+    """
     f = Catalog(ROOT / "faults").get(fault_id)
     assert len(f.variants) >= 3
     assert {c.group for c in f.checks} & {"functional"}, "a recipe checks that the symptom is gone"
+    named = {c for v in f.variants for c in v.breaks} | {c for r in f.repairs for c in r.caught_by}
+    never = [c.id for c in f.checks if c.id not in named]
+    assert not never, (f"{fault_id}: no variant breaks and no decoy is caught by {', '.join(never)}; "
+                       "name each in a variant's breaks or a decoy's caught_by")
 
 
 def test_ansible_lint_passes_on_the_recipes():
