@@ -46,6 +46,21 @@ def _virtlogd(path: str = VIRTLOGD_SOCK) -> Finding:
     return Finding("virtlogd", True, f"{path} answers")
 
 
+def _sandbox() -> Finding:
+    """Recipe playbooks run only in bubblewrap's sandbox (labctl/faults/confine.py)."""
+    from .faults import confine
+
+    try:
+        why = confine.probe()
+    except LabError as exc:
+        return Finding("playbook sandbox (bwrap)", False, exc.message, f"apt-get install {confine.BWRAP_PACKAGE}")
+    if why:
+        return Finding("playbook sandbox (bwrap)", False, f"bwrap cannot make the sandbox: {why[:200]}",
+                       "allow user namespaces (sysctl kernel.unprivileged_userns_clone=1; in a container, "
+                       "run it privileged)")
+    return Finding("playbook sandbox (bwrap)", True, "recipe playbooks run confined")
+
+
 def run_doctor(cfg: Config) -> list[Finding]:
     out: list[Finding] = []
     for tool, pkg in (("qemu-system-x86_64", "qemu-system-x86"), ("qemu-img", "qemu-utils"),
@@ -66,6 +81,7 @@ def run_doctor(cfg: Config) -> list[Finding]:
             out.append(Finding(f"python {pkg} (labctl serve)", False, "not installed",
                                f"pip install {pkg} (scripts/setup.sh installs it)", severity="warning"))
 
+    out.append(_sandbox())
     out.append(_virtlogd())
     domain_types = None
     try:

@@ -157,7 +157,7 @@ class FaultEngine:
         extravars = {"lab": lab, **d.params}
         try:
             res = run_playbook(playbook=playbook, domain=domain_name(seat), libvirt_uri=self.cfg.libvirt_uri,
-                               extravars=extravars, run_dir=run_dir,
+                               extravars=extravars, run_dir=run_dir, recipe_dir=fault.folder,
                                company_domain=company.domain_name if company else None)
         finally:
             self._cleanup(seat)

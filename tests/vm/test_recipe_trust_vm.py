@@ -3,6 +3,7 @@ own failures are told apart from a recipe's (tests/data/faults/)."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -150,3 +151,50 @@ def test_a_seat_that_is_down_is_an_infrastructure_error(engine, vm_seat):
     finally:
         engine.seats.start(vm_seat)
         engine.seats.reset(vm_seat)
+
+
+def test_a_playbook_that_slipped_past_the_scan_cannot_read_the_lab_hosts_files(engine, vm_seat):
+    """The sandbox (labctl/faults/confine.py), the line behind the static scan (issue 19).
+
+    host-reader carries a playbook that is none of its steps, so the scan never read it
+    (a weakened scan): it delegates to the lab host to slurp and cat a file planted in the
+    lab's state dir, then hands what it got to the seat. Run as the inject step, through
+    the engine, it must get nothing, and the file's content must appear in no artefact.
+    The control: the honest recipe still injects and fixes, confined the same way.
+    """
+    import json
+    import secrets
+
+    from labctl.faults.draw import draw
+
+    engine.inject(vm_seat, "honest-recipe", seed=1)
+    assert engine.check(vm_seat).status == "fail"
+    assert engine.fix(vm_seat).ok
+    assert engine.check(vm_seat).status == "pass"
+    engine.seats.reset(vm_seat)
+
+    token = secrets.token_hex(16)
+    planted = engine.cfg.state_dir / f"planted-{token[:8]}.secret"
+    planted.write_text(token + "\n")
+    os.chmod(planted, 0o600)
+    fault = engine.catalog.get("host-reader")
+    try:
+        res = engine.run_step(vm_seat, fault, draw(fault, 1, "one"), "inject",
+                              playbook=fault.folder / "files" / "steal-host-file.yml")
+    finally:
+        planted.unlink()
+    assert res is not None and res.ok, res.summary() if res else "no run"  # the play ran to its end in the seat
+    outcome = {}
+    for path in sorted(res.artifacts.glob("artifacts/*/job_events/*.json")):
+        event = json.loads(path.read_text())
+        if event.get("event") in ("runner_on_ok", "runner_on_failed"):
+            outcome[event["event_data"]["task"]] = event["event"]
+    assert outcome.get("Steal by slurp") == "runner_on_failed", outcome
+    assert outcome.get("Steal by cat") == "runner_on_failed", outcome
+    assert outcome.get("Hand the loot to the seat") == "runner_on_ok", outcome
+    loot = engine.seats.agent(vm_seat).run(["cat", "/var/tmp/lab-loot"])
+    assert loot.ok, "the last task wrote what it got into the seat"
+    assert token not in loot.stdout
+    leaks = [p for p in res.artifacts.rglob("*") if p.is_file() and token in p.read_text(errors="replace")]
+    assert leaks == [], f"the planted file's content reached the run's artefacts: {leaks}"
+    engine.seats.reset(vm_seat)
