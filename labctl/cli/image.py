@@ -23,14 +23,15 @@ def build(ctx: click.Context, name: str | None, force: bool) -> None:
     name = name or cfg.default_image
     if force:
         from ..errors import LabError
-        from ..seats import SeatManager
+        from ..hypervisor.libvirt_backend import LibvirtBackend
+        from ..machines.inventory import image_users
 
         digest = images.load_recipe(cfg.images_dir, name).digest()
-        # The image cache is shared by every lab on the host: count their seats too.
-        users = [s.name for s in SeatManager(cfg).list(all_labs=True)
-                 if s.record.image == name and s.record.image_digest == digest]
+        # The image cache is shared by every lab on the host: count their machines too.
+        users = [u.machine for u in image_users(LibvirtBackend(cfg.libvirt_uri))
+                 if u.image == name and u.digest == digest]
         if users:
-            raise LabError(f"seats {', '.join(users)} run on image {name} {digest}; rebuilding it under them would "
+            raise LabError(f"machines {', '.join(users)} run on image {name} {digest}; rebuilding it under them would "
                            "corrupt their disks", hint="destroy those seats first, or change the recipe (a new hash "
                            "builds beside the old one)")
     img = images.build(cfg, name, force=force, progress=progress)

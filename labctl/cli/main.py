@@ -12,7 +12,7 @@ from .. import __version__, timing
 from ..errors import LabError
 
 # Command groups (and single commands), one module each under labctl.cli; one is added by listing it here.
-GROUPS = ("image", "seat", "server", "fault", "session", "ticket", "serve", "doctor")
+GROUPS = ("image", "cache", "seat", "server", "fault", "session", "ticket", "serve", "doctor")
 
 
 class LabGroup(click.Group):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from typing import Iterator
 
-from .record import SeatRecord
+from .record import SeatRecord, ServerRecord
 from .spec import DOMAIN_PREFIX
 
 
@@ -32,3 +33,38 @@ def seat_machines(backend) -> Iterator[tuple[object, SeatRecord]]:
         rec = read_seat_record(backend, dom)
         if rec is not None and rec.state not in ("golden", "rescue"):
             yield dom, rec
+
+
+@dataclass(frozen=True)
+class ImageUser:
+    """A machine on this host whose disk is a layer on a built image (and so on that build's warm states)."""
+
+    machine: str  # the seat's name, or the domain's for a company server
+    image: str
+    digest: str
+
+
+def image_users(backend) -> list[ImageUser]:
+    """Every labctl machine on the host, of every lab, with the image build it runs on.
+
+    Seats in any state, the warm-state and rescue machines and company servers are
+    all overlays on a built image: removing or rebuilding that build under them
+    would corrupt their disks (``image build --force``, ``cache prune``).
+    """
+    out = []
+    for dom in backend.list_domains():
+        xml = backend.get_metadata(dom)
+        if not xml:
+            continue
+        server = ServerRecord.from_xml(xml)
+        if server is not None:
+            if server.image:
+                out.append(ImageUser(dom.name(), server.image, server.image_digest))
+            continue
+        try:
+            rec = SeatRecord.from_xml(xml)
+        except ET.ParseError:
+            continue
+        if rec.image:
+            out.append(ImageUser(rec.name or dom.name(), rec.image, rec.image_digest))
+    return sorted(out, key=lambda u: u.machine)

@@ -91,17 +91,15 @@ def test_debug_shows_the_traceback(run, tmp_path):
 
 def test_force_rebuild_refuses_under_running_seats(run, monkeypatch):
     from labctl import images
-    from labctl.seats import SeatInfo, SeatManager, SeatRecord
+    from labctl.machines import inventory
 
     digest = images.load_recipe(images.Path(__file__).resolve().parents[2] / "images", "workstation").digest()
-    rec = SeatRecord(name="desk1", state="ready", image="workstation", image_digest=digest, listen="127.0.0.1",
-                     ports={"ssh": 42000})
-    monkeypatch.setattr(SeatManager, "list", lambda self, all_labs=False: [SeatInfo(rec, "labctl-desk1", "running", 5900,
-                                                                    images.Path("/x"), None)])
+    monkeypatch.setattr(inventory, "image_users", lambda backend: [
+        inventory.ImageUser("desk1", "workstation", digest), inventory.ImageUser("old", "workstation", "0" * 16)])
     monkeypatch.setattr(images, "build", lambda *a, **k: pytest.fail("must not build"))
     res = run("image", "build", "--force", "workstation")
     assert res.exit_code == 1
-    assert "seats desk1 run on image workstation" in res.output
+    assert "machines desk1 run on image workstation" in res.output
 
 
 # -- fault ---------------------------------------------------------------------------------
