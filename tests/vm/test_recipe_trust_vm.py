@@ -162,6 +162,7 @@ def test_a_playbook_that_slipped_past_the_scan_cannot_read_the_lab_hosts_files(e
     the engine, it must get nothing, and the file's content must appear in no artefact.
     The control: the honest recipe still injects and fixes, confined the same way.
     """
+    import dataclasses
     import json
     import secrets
 
@@ -179,18 +180,27 @@ def test_a_playbook_that_slipped_past_the_scan_cannot_read_the_lab_hosts_files(e
     os.chmod(planted, 0o600)
     fault = engine.catalog.get("host-reader")
     try:
-        res = engine.run_step(vm_seat, fault, draw(fault, 1, "one"), "inject",
-                              playbook=fault.folder / "files" / "steal-host-file.yml")
+        d = draw(fault, 1, "one")
+        # The playbook is told exactly where the file is: what stops it must be the sandbox.
+        d = dataclasses.replace(d, params={**d.params, "host_file": str(planted)})
+        res = engine.run_step(vm_seat, fault, d, "inject", playbook=fault.folder / "files" / "steal-host-file.yml")
     finally:
         planted.unlink()
     assert res is not None and res.ok, res.summary() if res else "no run"  # the play ran to its end in the seat
-    outcome = {}
+    outcome, why = {}, {}
     for path in sorted(res.artifacts.glob("artifacts/*/job_events/*.json")):
         event = json.loads(path.read_text())
         if event.get("event") in ("runner_on_ok", "runner_on_failed"):
-            outcome[event["event_data"]["task"]] = event["event"]
+            task = event["event_data"]["task"]
+            outcome[task] = event["event"]
+            r = event["event_data"].get("res") or {}
+            why[task] = f"{r.get('msg', '')} {r.get('stderr', '')}"
     assert outcome.get("Steal by slurp") == "runner_on_failed", outcome
     assert outcome.get("Steal by cat") == "runner_on_failed", outcome
+    # They failed for want of the file, not for a mistake of the test (an undefined variable).
+    for task in ("Steal by slurp", "Steal by cat"):
+        assert "undefined" not in why[task].lower(), why[task]
+        assert planted.name in why[task] or "No such file" in why[task] or "not found" in why[task], why[task]
     assert outcome.get("Hand the loot to the seat") == "runner_on_ok", outcome
     loot = engine.seats.agent(vm_seat).run(["cat", "/var/tmp/lab-loot"])
     assert loot.ok, "the last task wrote what it got into the seat"
