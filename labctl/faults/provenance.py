@@ -113,6 +113,15 @@ def import_recipe(source: Path, faults_dir: Path, *, replace: bool = False) -> F
             raise AlreadyExistsError(f"{dest} exists: a recipe '{fid}' is already in the catalogue",
                                      hint="--replace to overwrite it")
         load_fault(staged)  # schema, templates, host-side rules: ConfigError names file and field
+        # Then the whole of `fault lint`: playbook syntax, instructor notes, tickets that render
+        # and never name the cause. A recipe that would fail lint is not let in.
+        from .lint import lint_fault
+
+        problems = lint_fault(staged)
+        if problems:
+            raise ConfigError(f"{source}: the recipe '{fid}' fails lint: " + "; ".join(problems[:5])
+                              + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""),
+                              hint="labctl fault lint on a copy of it shows everything")
         if dest.exists() or dest.is_symlink():
             old = Path(tmp) / ".replaced"
             os.rename(dest, old)

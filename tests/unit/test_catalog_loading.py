@@ -184,6 +184,18 @@ def test_import_refuses_a_hostile_recipe_and_leaves_nothing(tmp_path):
     assert list(faults.iterdir()) == []
 
 
+def test_import_refuses_a_recipe_that_loads_but_fails_lint_and_leaves_nothing(tmp_path):
+    # Schema-valid and harmless, but its ticket names the cause: `fault lint` refuses it, so import does.
+    faults = tmp_path / "faults"
+    faults.mkdir()
+    src = _good(tmp_path)
+    (src / "ticket.en.md.j2").write_text("Hello, printer-offline is broken.\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        provenance.import_recipe(src, faults)
+    assert "fails lint" in err.value.message and "names the fault" in err.value.message
+    assert list(faults.iterdir()) == []
+
+
 def test_import_refuses_overwriting_unless_replace(tmp_path):
     faults = tmp_path / "faults"
     faults.mkdir()
