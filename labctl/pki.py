@@ -145,11 +145,12 @@ class LabPki:
             raise
 
     def _genkey(self, path: Path) -> None:
-        old = os.umask(0o077)
-        try:
-            self._openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", str(path))
-        finally:
-            os.umask(old)
+        # The key file exists, root-only, before openssl writes into it. Not os.umask: it is
+        # process-wide, and seats are made in threads; a folder another thread made meanwhile
+        # came out 0700 (a rescue machine's folder, which libvirt's QEMU user then could not enter).
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+        os.chmod(path, 0o600)
+        self._openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", str(path))
 
     def _issue(self, conf: Path, folder: Path, stem: str, cn: str, ext: str, days: int = 825) -> None:
         key, csr, crt = folder / f"{stem}.key", folder / f"{stem}.csr", folder / f"{stem}.crt"

@@ -121,6 +121,8 @@ def open_disk(seats, seat: str, say=None) -> Iterator[DiskChannel]:
     try:
         clear(seats, seat)
         folder.mkdir(parents=True)
+        # QEMU runs as libvirt's user: it must be able to enter both folders down to the copy.
+        folder.parent.chmod(0o711)
         folder.chmod(0o711)
         _copy_top_layer(seats, seat, folder / "seat.qcow2")
         qemu_img_overlay(built.disk, folder / "rescue.qcow2")
