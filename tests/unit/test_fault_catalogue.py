@@ -37,12 +37,16 @@ def test_recipe_has_three_variants_and_every_check_can_fail(fault_id):
 
     A variant's ``breaks`` (its inject makes the check fail) or a decoy's ``caught_by`` (the
     check fails after the decoy): a check named by neither could be one that never fails.
+    The protected-data check a recipe gets from ``protect`` counts as one of its own.
     """
+    from labctl.faults.manifest import PROTECT_CHECK_ID
+
     f = Catalog(ROOT / "faults").get(fault_id)
     assert len(f.variants) >= 3
     assert {c.group for c in f.checks} & {"functional"}, "a recipe checks that the symptom is gone"
     named = {c for v in f.variants for c in v.breaks} | {c for r in f.repairs for c in r.caught_by}
-    never = [c.id for c in f.checks if c.id not in named]
+    own = [c.id for c in f.checks] + ([PROTECT_CHECK_ID] if f.protect else [])
+    never = [c for c in own if c not in named]
     assert not never, (f"{fault_id}: no variant breaks and no decoy is caught by {', '.join(never)}; "
                        "name each in a variant's breaks or a decoy's caught_by")
 
