@@ -158,8 +158,7 @@ class _Recipes:
         r, digest = self.recipe(name), self.digest(name)
         if r is None or digest is None:
             return set()
-        # The seat's memory as labctl.seats' Creation.memory_mib sizes it: part of the warm key.
-        memory = max(self.cfg.seat_memory_mib, r.min_memory_mib)
+        memory = r.seat_memory_mib(self.cfg.seat_memory_mib)  # as seat creation sizes it
         tmpl = DOMAIN_TEMPLATE.read_bytes()
         return {warm_key(digest=digest, template=tmpl, accel=a, memory_mib=memory, vcpus=self.cfg.seat_vcpus)
                 for a in self.accels}

@@ -68,6 +68,13 @@ class Recipe:
         """A desktop image: the user is logged in on screen and RDP opens sessions."""
         return "rdp" in self.services
 
+    def seat_memory_mib(self, configured: int) -> int:
+        """A seat's memory on this image: the configured size, or more if the image needs it.
+
+        Part of a warm state's key: seat creation and the cache's "current" both use this.
+        """
+        return max(configured, self.min_memory_mib)
+
     def digest(self) -> str:
         """Hash of everything that decides the image's content."""
         h = hashlib.sha256(f"labctl-image-builder/{BUILDER_VERSION}\n".encode())

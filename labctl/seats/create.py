@@ -165,7 +165,7 @@ class Creation:
     def memory_mib(self, image: str | None = None) -> int:
         """A seat's memory: the configured size, or more if the image needs it (image.yaml min_memory_mib)."""
         recipe = images.load_recipe(self.cfg.images_dir, image or self.cfg.default_image)
-        return max(self.cfg.seat_memory_mib, recipe.min_memory_mib)
+        return recipe.seat_memory_mib(self.cfg.seat_memory_mib)
 
     def warm_up(self, image: str | None = None, *, progress: Progress | None = None) -> "Golden | None":
         """Make sure the image's warm state exists (seat create does this on first use)."""

@@ -85,6 +85,15 @@ class WebBase:
                             headers={"Cache-Control": "no-store"})
 
     @staticmethod
+    async def json_object(request: web.Request) -> dict | None:
+        """The request's JSON body as a mapping: {} when it is empty or not JSON, None when not an object."""
+        try:
+            body = await request.json()
+        except (ValueError, UnicodeDecodeError):
+            body = {}
+        return body if isinstance(body, dict) else None
+
+    @staticmethod
     def json(data: Any, status: int = 200) -> web.Response:
         return web.json_response(data, status=status, dumps=lambda d: json.dumps(d, default=str),
                                  headers={"Cache-Control": "no-store"})

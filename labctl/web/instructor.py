@@ -82,11 +82,8 @@ class InstructorRoutes(Jobs):
     async def api_action(self, request: web.Request) -> web.Response:
         await self.require_instructor(request)
         name, action = request.match_info["session"], request.match_info["action"]
-        try:
-            body = await request.json()
-        except (ValueError, UnicodeDecodeError):
-            body = {}
-        if not isinstance(body, dict):
+        body = await self.json_object(request)
+        if body is None:
             return self.json({"error": "send a JSON object"}, 400)
         seat = str(body.get("seat") or "")
         await self.call(self.lib.get, name)

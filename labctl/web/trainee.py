@@ -70,11 +70,8 @@ class TraineeRoutes(WebBase):
     async def api_ticket_action(self, request: web.Request) -> web.Response:
         who, session, seat = await self.seat_access(request)
         action = request.match_info["action"]
-        try:
-            body = await request.json()
-        except (ValueError, UnicodeDecodeError):
-            body = {}
-        if not isinstance(body, dict):
+        body = await self.json_object(request)
+        if body is None:
             return self.json({"error": "send a JSON object"}, 400)
         by = who.name
         text = {k: str(v) for k, v in body.items() if isinstance(v, (str, int, float))}

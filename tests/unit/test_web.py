@@ -153,6 +153,9 @@ def test_trainee_works_the_ticket_with_csrf(lab):
         assert (await client.post(base + "/ack", json={}, cookies=bob)).status == 403
         assert (await client.post(base + "/ack", json={}, cookies=bob, headers={"X-CSRF-Token": "x"})).status == 403
         h = {"X-CSRF-Token": await csrf_of(client, f"/s/c1/seat/{seat}/", bob)}
+        # a body that is JSON but not an object is refused as such
+        r = await client.post(base + "/note", json=["diagnosis"], cookies=bob, headers=h)
+        assert r.status == 400 and (await r.json())["error"] == "send a JSON object"
         r = await client.post(base + "/ack", json={}, cookies=bob, headers=h)
         assert r.status == 200 and (await r.json())["state"] == "acknowledged"
         r = await client.post(base + "/note", json={"kind": "diagnosis", "text": "disk at 100%"}, cookies=bob, headers=h)
@@ -324,6 +327,8 @@ def test_instructor_dashboard_and_actions(lab):
         r = await client.get("/instructor/", cookies=boss, allow_redirects=False)
         assert r.status == 200 and "/instructor/s/c1" in await r.text()
         h = {"X-CSRF-Token": await csrf_of(client, "/instructor/s/c1", boss)}
+        r = await client.post("/api/instructor/s/c1/extend", json=[5], cookies=boss, headers=h)
+        assert r.status == 400 and (await r.json())["error"] == "send a JSON object"
         st = await (await client.get("/api/instructor/s/c1/status", cookies=boss)).json()
         assert [s["seat"] for s in st["seats"]] == ["c1-01", "c1-02"]
         assert all(s["deadline"] and s["priority"].startswith("P") for s in st["seats"])
