@@ -10,6 +10,7 @@ means editing a registry.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -258,13 +259,12 @@ def load_fault(folder: Path) -> Fault:
     for i, c in enumerate(checks):
         if c.on == "company" and not company_server:
             raise ConfigError(f"{file}: field 'checks[{i}].on': company needs company_server: true")
+    books = [folder / n for n in PLAYBOOKS if (folder / n).is_file()] + [r.playbook for r in repairs]
     if company_server:
-        books = [folder / n for n in ("prepare.yml", "inject.yml", "fix.yml") if (folder / n).is_file()]
-        for book in books + [r.playbook for r in repairs]:
+        for book in books:
             _company_hosts(book)
 
     _parse_templates(folder, file, data)
-    books = [folder / n for n in PLAYBOOKS if (folder / n).is_file()] + [r.playbook for r in repairs]
     findings = hostside.scan_recipe(folder, books)
     if findings:
         more = f" (and {len(findings) - 1} more: `labctl fault lint {folder.name}` lists them)" \
@@ -290,14 +290,12 @@ def _parse_templates(folder: Path, file: Path, data: dict) -> None:
     # Parse only: rendering needs a draw.
     from jinja2 import TemplateSyntaxError
 
-    _env = ENV
-
     def walk(value: Any, where: str) -> None:
         if isinstance(value, str):
             if "{{" not in value and "{%" not in value:  # what render_value renders
                 return
             try:
-                _env.parse(value)
+                ENV.parse(value)
             except TemplateSyntaxError as exc:
                 raise ConfigError(f"{file}: field '{where}': template error: {exc.message}") from None
         elif isinstance(value, list):
@@ -318,7 +316,7 @@ def _parse_templates(folder: Path, file: Path, data: dict) -> None:
     for lang in LANGS:
         path = folder / f"ticket.{lang}.md.j2"
         try:
-            _env.parse(path.read_text(encoding="utf-8"))
+            ENV.parse(path.read_text(encoding="utf-8"))
         except TemplateSyntaxError as exc:
             raise ConfigError(f"{path}: line {exc.lineno}: template error: {exc.message}") from None
         except (OSError, UnicodeDecodeError) as exc:
@@ -458,7 +456,12 @@ class Catalog:
         return out
 
 
+@functools.cache
 def baseline_checks() -> tuple[CheckSpec, ...]:
-    """The security baseline's checks (``baseline.yaml`` beside this module)."""
+    """The security baseline's checks (``baseline.yaml`` beside this module).
+
+    Read once per process: every check run and every recipe load asks for them, and the
+    file is part of the package. Callers render a check's spec into a new dict, never in place.
+    """
     data = yaml.safe_load(BASELINE_FILE.read_text())
     return tuple(_check(i, raw, BASELINE_FILE, set()) for i, raw in enumerate(data["checks"]))
