@@ -21,6 +21,7 @@ import tarfile
 import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
+from typing import IO, Callable
 
 from ..errors import AlreadyExistsError, ConfigError, NotFoundError
 from .manifest import ID_RE, MANIFEST, Fault, load_fault
@@ -188,28 +189,37 @@ def _member(source: Path, name: str) -> PurePosixPath:
     return path
 
 
+def _unpack(source: Path, dest: Path, entries: list[tuple[str, bool, int, bool, Callable[[], IO[bytes]]]]) -> None:
+    """Write an archive's members, each ``(name, is_dir, size, executable, open)``, under ``dest``.
+
+    The caller has checked every name and kind; the total size is checked here before
+    anything is written. Modes are normalised: 0755 for executables, 0644 otherwise.
+    """
+    total = sum(size for _, _, size, _, _ in entries)
+    if total > MAX_ARCHIVE_BYTES:
+        raise ConfigError(f"{source}: {total} bytes unpacked; a recipe is under {MAX_ARCHIVE_BYTES}")
+    for name, is_dir, _size, executable, open_member in entries:
+        target = dest / _member(source, name)
+        if is_dir:
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open_member() as src, open(target, "wb") as out:
+            shutil.copyfileobj(src, out)
+        os.chmod(target, 0o755 if executable else 0o644)
+
+
 def _untar(source: Path, dest: Path) -> None:
     try:
         with tarfile.open(source) as tar:
             members = tar.getmembers()
-            total = 0
             for m in members:
                 _member(source, m.name)
                 if not (m.isfile() or m.isdir()):
                     raise ConfigError(f"{source}: member {m.name!r}: an archive holds files and folders only "
                                       "(no links, devices or fifos)")
-                total += m.size
-            if total > MAX_ARCHIVE_BYTES:
-                raise ConfigError(f"{source}: {total} bytes unpacked; a recipe is under {MAX_ARCHIVE_BYTES}")
-            for m in members:
-                target = dest / _member(source, m.name)
-                if m.isdir():
-                    target.mkdir(parents=True, exist_ok=True)
-                    continue
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with tar.extractfile(m) as src, open(target, "wb") as out:
-                    shutil.copyfileobj(src, out)
-                os.chmod(target, 0o755 if m.mode & 0o111 else 0o644)
+            _unpack(source, dest, [(m.name, m.isdir(), m.size, bool(m.mode & 0o111),
+                                    lambda m=m: tar.extractfile(m)) for m in members])
     except (tarfile.TarError, OSError) as exc:
         raise ConfigError(f"{source}: not a readable archive: {exc}") from None
 
@@ -223,18 +233,8 @@ def _unzip(source: Path, dest: Path) -> None:
                 if stat.S_ISLNK(i.external_attr >> 16):
                     raise ConfigError(f"{source}: member {i.filename!r}: an archive holds files and folders only "
                                       "(no links)")
-            total = sum(i.file_size for i in infos)
-            if total > MAX_ARCHIVE_BYTES:
-                raise ConfigError(f"{source}: {total} bytes unpacked; a recipe is under {MAX_ARCHIVE_BYTES}")
-            for i in infos:
-                target = dest / _member(source, i.filename)
-                if i.is_dir():
-                    target.mkdir(parents=True, exist_ok=True)
-                    continue
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with z.open(i) as src, open(target, "wb") as out:
-                    shutil.copyfileobj(src, out)
-                os.chmod(target, 0o755 if (i.external_attr >> 16) & 0o111 else 0o644)
+            _unpack(source, dest, [(i.filename, i.is_dir(), i.file_size, bool((i.external_attr >> 16) & 0o111),
+                                    lambda i=i: z.open(i)) for i in infos])
     except (zipfile.BadZipFile, OSError) as exc:
         raise ConfigError(f"{source}: not a readable archive: {exc}") from None
 
