@@ -13,7 +13,6 @@ import secrets
 import shutil
 import socket
 import subprocess
-from pathlib import Path
 
 import pytest
 
