@@ -61,6 +61,18 @@ def _sandbox() -> Finding:
     return Finding("playbook sandbox (bwrap)", True, "recipe playbooks run confined")
 
 
+def _checks_tools() -> Finding:
+    """The checks bring a static busybox into each guest (labctl/guest/toolbox.py)."""
+    from .guest import toolbox
+
+    try:
+        data = toolbox.host_busybox()
+    except LabError as exc:
+        return Finding("checks' own tools (busybox)", False, exc.message, "apt-get install busybox-static")
+    return Finding("checks' own tools (busybox)", True,
+                   f"{toolbox.host_busybox_path()} (static, {len(data) // 1024} KiB)")
+
+
 def run_doctor(cfg: Config) -> list[Finding]:
     out: list[Finding] = []
     for tool, pkg in (("qemu-system-x86_64", "qemu-system-x86"), ("qemu-img", "qemu-utils"),
@@ -68,6 +80,7 @@ def run_doctor(cfg: Config) -> list[Finding]:
                       ("ssh-keygen", "openssh-client"), ("openssl", "openssl"), ("nc", "netcat-openbsd")):
         path = shutil.which(tool)
         out.append(Finding(f"tool {tool}", bool(path), path or "not found", f"apt-get install {pkg}"))
+    out.append(_checks_tools())
 
     # labctl serve: noVNC from Debian's package (served by labctl itself), aiohttp and Pillow from PyPI.
     rfb = "/usr/share/novnc/core/rfb.js"

@@ -9,7 +9,7 @@ LABCTL_LINK=${LABCTL_LINK-/usr/local/bin/labctl}
 export DEBIAN_FRONTEND=noninteractive
 HOST_PACKAGES=(qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients python3-libvirt
                python3-venv python3-pip mmdebstrap e2fsprogs openssh-client ca-certificates
-               novnc openssl netcat-openbsd tini bubblewrap)
+               novnc openssl netcat-openbsd tini bubblewrap busybox-static)
 # The web app's tests drive a real browser: Debian's Chromium and its WebDriver.
 TEST_PACKAGES=(chromium chromium-driver)
 

@@ -371,7 +371,7 @@ class FaultEngine:
         else:
             with timing.phase("checks: run (one guest command)"):
                 report = run_checks(chan, fault, d, self.snapshot(seat), seat_ctx=self._seat_ctx(seat),
-                                    **self._company_road(seat, fault))
+                                    programs=self.seats.programs_record(seat), **self._company_road(seat, fault))
             if why:
                 report = dataclasses.replace(report, routes=(f"{chan.name} ({why})",))
         run_dir = self.run_dir(seat, fault.id, "check")
@@ -400,7 +400,8 @@ class FaultEngine:
         try:
             with open_disk(self.seats, seat) as chan:
                 report = run_checks(chan, fault, d, self.snapshot(seat), offline_only=True,
-                                    seat_ctx=self._seat_ctx(seat), **self._company_road(seat, fault))
+                                    seat_ctx=self._seat_ctx(seat), programs=self.seats.programs_record(seat),
+                                    **self._company_road(seat, fault))
         except LabError as exc:
             return unreachable_report(fault, d, f"{why}; reading its disk failed: {exc.message}")
         return dataclasses.replace(report, routes=(f"disk ({why}; a rescue machine read a copy of its disk)",))

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import GuestError
 from . import Channel, CommandResult, as_user
@@ -46,7 +47,11 @@ class AgentChannel(Channel):
         argv = tuple(argv)
         # The agent cannot kill what it started, so the guest's own `timeout` bounds it.
         wrapped = ["/usr/bin/timeout", "--kill-after=5", str(int(max(1, timeout))), *as_user(user, argv)]
-        args: dict[str, Any] = {"path": wrapped[0], "arg": wrapped[1:], "capture-output": True}
+        return self._exec(wrapped, argv, input=input, timeout=timeout)
+
+    def _exec(self, spawn: list[str], argv: tuple, *, input: bytes | None, timeout: float) -> CommandResult:
+        """Start ``spawn`` through the agent (no shell), wait for it, and report it as ``argv``."""
+        args: dict[str, Any] = {"path": spawn[0], "arg": list(spawn[1:]), "capture-output": True}
         if input is not None:
             args["input-data"] = base64.b64encode(input).decode()
         start = time.monotonic()
@@ -65,3 +70,63 @@ class AgentChannel(Channel):
         err = base64.b64decode(status.get("err-data", "")).decode("utf-8", "surrogateescape")
         rc = status.get("exitcode", -status.get("signal", 1) if "signal" in status else 1)
         return CommandResult(argv, rc, out, err, time.monotonic() - start, self.name, timed_out=(rc == 124))
+
+    # -- the checks' own tools (labctl/guest/toolbox.py) -------------------------
+    def stage_tools(self, load: Callable[[], bytes]) -> str | None:
+        """Write a static program from the host to a fresh path in the guest; prove it arrived unchanged.
+
+        Only the agent touches the file, except ``chmod``, the one guest program used: the
+        read-back after it (through the agent again) fails if anything changed the file.
+        """
+        from .toolbox import CHUNK, GUEST_DIR
+
+        data = load()
+        path = f"{GUEST_DIR}/busybox.lc-{secrets.token_hex(8)}"
+        handle = self.command("guest-file-open", {"path": path, "mode": "w"}, timeout=10)
+        try:
+            for i in range(0, len(data), CHUNK):
+                self.command("guest-file-write", {"handle": handle, "buf-b64": base64.b64encode(
+                    data[i:i + CHUNK]).decode()}, timeout=30)
+        finally:
+            self.command("guest-file-close", {"handle": handle})
+        try:
+            res = self._exec(["/bin/chmod", "0755", path], ("chmod", "0755", path), input=None, timeout=20)
+            if not res.ok:
+                raise GuestError(f"{self.domain.name()}: cannot make the checks' tools runnable: "
+                                 f"{res.stderr.strip()[:160]}")
+            if self._read_all(path) != data:
+                raise GuestError(f"{self.domain.name()}: the checks' tools changed in the guest once written "
+                                 f"({path}): something there rewrites files it should not",
+                                 hint="the seat's chmod or its kernel may have been tampered with; "
+                                      "reset or inspect the seat")
+        except GuestError:
+            self.unstage(path)
+            raise
+        return path
+
+    def _read_all(self, path: str) -> bytes:
+        handle = self.command("guest-file-open", {"path": path, "mode": "r"}, timeout=10)
+        got = bytearray()
+        try:
+            while True:
+                part = self.command("guest-file-read", {"handle": handle, "count": 4 * 1024 * 1024}, timeout=30)
+                got += base64.b64decode(part.get("buf-b64", ""))
+                if part.get("eof") or not part.get("count"):
+                    return bytes(got)
+        finally:
+            self.command("guest-file-close", {"handle": handle})
+
+    def run_staged(self, argv, *, timeout: float = 60.0) -> CommandResult:
+        """Run a staged program directly: no guest program (not even ``timeout``) stands around it."""
+        argv = tuple(argv)
+        return self._exec(list(argv), argv, input=None, timeout=timeout)
+
+    def unstage(self, path: str) -> None:
+        from .toolbox import GUEST_DIR
+
+        if not path.startswith(f"{GUEST_DIR}/busybox.lc-"):
+            return
+        try:
+            self._exec(["/bin/rm", "-f", "--", path], ("rm", path), input=None, timeout=20)
+        except GuestError:
+            pass

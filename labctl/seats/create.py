@@ -14,6 +14,7 @@ from typing import Callable
 from .. import images, timing
 from ..config import default_parallel
 from ..errors import AlreadyExistsError, ConfigError, GuestError, HostError, LabError
+from ..guest import programs
 from ..guest.ssh import wait_for_ssh
 from ..hypervisor import saveimage
 from ..machines import throwaway
@@ -23,7 +24,7 @@ from ..machines.spec import DOMAIN_TEMPLATE, domain_name, random_mac, render_dom
 from ..machines.states import Golden, StateStore, warm_folder, warm_key, warm_work_folder
 from ..ports import allocate, port_is_free, state_lock
 from .credentials import Credentials, _ssh_keygen
-from .info import SeatInfo, validate_seat_name
+from .info import PROGRAMS_FILE, SeatInfo, validate_seat_name
 from .personalise import wait_for_desktop
 
 FORWARDED = ("ssh", "rdp")
@@ -129,6 +130,11 @@ class Creation:
                     self.backend.start(dom)
             with timing.phase("seat: wait for the guest agent"):
                 waited = self.backend.wait_for_agent(dom, self.cfg.boot_timeout)
+            with timing.phase("seat: list the image's programs"):
+                # Before anything else runs on it: what the security baseline's
+                # baseline-image-programs rule compares with (labctl/guest/programs.py).
+                listing = programs.take_listing(self.backend.agent(dom))
+                (folder / PROGRAMS_FILE).write_bytes(programs.dump(listing))
             say(f"seat {seat}: guest agent up after {waited:.1f} s; personalising")
             with timing.phase("seat: personalise (name, passwords, keys)"):
                 self._personalise(seat, dom, creds, new_identity=golden is not None)

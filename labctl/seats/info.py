@@ -74,6 +74,9 @@ class SeatInfo:
         return d
 
 
+PROGRAMS_FILE = "programs.json.gz"
+
+
 class SeatLookup:
     """Looking seats up and reaching them; part of :class:`labctl.seats.SeatManager` (needs ``cfg``, ``backend``)."""
 
@@ -95,6 +98,15 @@ class SeatLookup:
 
     def credentials(self, seat: str) -> Credentials | None:
         return read_credentials(self.folder(seat))
+
+    def programs_record(self, seat: str) -> dict[str, str] | None:
+        """The image's programs as the seat was made with them (labctl/guest/programs.py); None if not kept."""
+        from ..guest import programs
+
+        try:
+            return programs.load((self.folder(seat) / PROGRAMS_FILE).read_bytes())
+        except (OSError, ValueError):
+            return None
 
     def info(self, seat: str) -> SeatInfo:
         dom = self._domain(seat)

@@ -80,6 +80,7 @@ SPECS = {
     "sudo": {"user": "alex", "may_not": ["/bin/bash"]},
     "pam_faillock": {"deny_max": 10},
     "protected": {"paths": ["/home/alex/Documents"], "snapshot": {}},
+    "image_programs": {"record": {"@@preload": "none", "/usr/bin/df": "12 34 56 78"}},
 }
 
 
@@ -263,9 +264,9 @@ def test_not_growing_files_vanishing_during_du_are_fine_other_errors_are_not():
     out = "before_rc=1\nbefore=100\nafter_rc=0\nafter=104\n"
     assert status("not_growing", {"path": "/var/log/x"}, out, stderr=vanished) == "pass"
     assert status("not_growing", {"path": "/var/log/x"}, out, stderr="du: fts_read failed: I/O error\n") == "unknown"
-    grew = "before_rc=0\nbefore=100\nafter_rc=0\nafter=9000\n"
+    grew = "before_rc=0\nbefore=100\nafter_rc=0\nafter=9000000\n"
     assert status("not_growing", {"path": "/var/log/x"}, grew) == "fail"
-    assert status("not_growing", {"path": "/var/log/x"}, "before=absent\nafter_rc=0\nafter=9000\n") == "fail"
+    assert status("not_growing", {"path": "/var/log/x"}, "before=absent\nafter_rc=0\nafter=9000000\n") == "fail"
     assert status("not_growing", {"path": "/var/log/x"}, "before_rc=0\nbefore=100\n") == "unknown"  # cut short
 
 

@@ -393,7 +393,7 @@ def test_a_check_run_is_one_command_with_each_checks_own_user_timeout_and_verdic
                                                           "stdout_regex": r"\Aout\n\Z"}),
         (CS("quotes", "functional", "t", "command", {}), {"run": "printf '%s' \"it's\" | grep -q \"it's\""}),
     ]
-    monkeypatch.setattr(checks_mod, "checks_for", lambda fault, d, snap=None, seat_ctx=None: specs)
+    monkeypatch.setattr(checks_mod, "checks_for", lambda fault, d, snap=None, seat_ctx=None, programs=None: specs)
     chan = LocalChannel()
     f = Catalog(FAULTS).get("disk-full")
     before = set(os.listdir("/run"))
@@ -459,7 +459,7 @@ def test_from_the_disk_only_offline_checks_run_and_the_rest_is_unknown(tmp_path,
         (CS("offline-cmd", "security", "t", "command", {}, offline=True), {"run": "true"}),
         (CS("live-cmd", "functional", "t", "command", {}, offline=False), {"run": f"touch {ran}"}),
     ]
-    monkeypatch.setattr(checks_mod, "checks_for", lambda fault, d, snap=None, seat_ctx=None: specs)
+    monkeypatch.setattr(checks_mod, "checks_for", lambda fault, d, snap=None, seat_ctx=None, programs=None: specs)
     f = Catalog(FAULTS).get("disk-full")
     report = checks_mod.run_checks(LocalChannel(), f, draw(f, 1, "trash"), offline_only=True)
     by = {r.id: r for r in report.results}

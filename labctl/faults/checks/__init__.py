@@ -19,18 +19,21 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 
+from ... import timing
 from ...errors import LabError
+from ...guest import toolbox
 from ...guest import Channel, CommandResult
 from ..draw import Draw, context, render_value
 from ..manifest import BASELINE_FILE, CheckSpec, Fault, baseline_checks  # noqa: F401 - re-exported
 from .base import FAIL, PASS, UNKNOWN, NoVerdict, Verdict, killed_or_missing, kv, why_no_answer
 from .base import _kv, _NoVerdict  # noqa: F401  (the old private names, still importable)
-from .batch import LANES, batch_script, lanes, parse_batch
+from .batch import LANES, Plan, batch_script, lanes, parse_batch
 from .files import file_script, file_verdict, files_script, files_verdict
 from .kinds import (command_verdict, free_space_script, free_space_verdict, groups_script, groups_verdict,
                     not_growing_script, not_growing_verdict, service_script, service_verdict, sudo_script,
                     sudo_verdict, url_script, url_verdict)
 from .pam import pam_faillock_script, pam_faillock_verdict
+from .programs import programs_script, programs_verdict
 from .protected import PROTECT_CHECK_ID, parse_snapshot, protected_verdict, snapshot_script, take_snapshot
 
 __all__ = [
@@ -102,12 +105,13 @@ def protected_paths(fault: Fault, d: Draw) -> list[str]:
 
 
 def checks_for(fault: Fault, d: Draw, snapshot: dict | None = None,
-               seat_ctx: dict | None = None) -> list[tuple[CheckSpec, dict]]:
+               seat_ctx: dict | None = None, programs: dict | None = None) -> list[tuple[CheckSpec, dict]]:
     """The fault's checks for this variant, the protected-data check, and the baseline, rendered.
 
     ``seat_ctx``: what the seat adds to the templates: ``user_password``, the user's password
     from the seat's credentials (what the user types to log in; empty when labctl does not know it),
     and ``company_user``, the seat's account on the company server (its network folder's name).
+    ``programs``: the seat's record of the image's programs (kind ``image_programs``).
     """
     ctx = context(d, **{"user_password": "", "company_user": "", **(seat_ctx or {})})
     out = []
@@ -117,7 +121,10 @@ def checks_for(fault: Fault, d: Draw, snapshot: dict | None = None,
         out.append((spec, {"paths": protected_paths(fault, d), "snapshot": snapshot}))
     for c in (*fault.checks, *baseline_checks()):
         if c.applies_to(d.variant):
-            out.append((c, render_value(c.spec, ctx, f"{fault.manifest}: check {c.id}")))
+            spec = render_value(c.spec, ctx, f"{fault.manifest}: check {c.id}")
+            if c.kind == "image_programs":
+                spec = {**spec, "record": programs}
+            out.append((c, spec))
     return out
 
 
@@ -132,16 +139,21 @@ KINDS: dict[str, tuple[Callable[[dict], str], Callable[[dict, CommandResult], Ve
     "groups": (groups_script, groups_verdict),
     "sudo": (sudo_script, sudo_verdict),
     "pam_faillock": (pam_faillock_script, pam_faillock_verdict),
+    "image_programs": (programs_script, programs_verdict),
     "protected": (lambda s: snapshot_script(s["paths"]), protected_verdict),
 }
 
 
-def _plan(check: CheckSpec, spec: dict) -> tuple[str, str | None, float]:
-    """What a check runs in the guest: (shell script, as which user, timeout in seconds)."""
+def _plan(check: CheckSpec, spec: dict) -> Plan:
+    """What a check runs in the guest: shell script, as which user, timeout in seconds, which shell.
+
+    A recipe's ``command`` runs in the guest's shell with the guest's programs (recipes use
+    GNU tools); every other kind's script runs with the checks' own busybox.
+    """
     script_of, _ = KINDS[check.kind]
     user = spec.get("as") if check.kind in ("command", "url") else None
     timeout = float(spec.get("timeout", 90)) + float(spec.get("seconds", 0))
-    return script_of(spec), user, timeout
+    return Plan(script_of(spec), user, timeout, guest_shell=check.kind == "command")
 
 
 def _judge(check: CheckSpec, spec: dict, res: CommandResult | None, timeout: float, route: str,
@@ -167,7 +179,7 @@ def _judge(check: CheckSpec, spec: dict, res: CommandResult | None, timeout: flo
 
 def run_check(chan: Channel, check: CheckSpec, spec: dict) -> CheckResult:
     """Run one check through a channel; never raises for a guest problem (that is ``unknown``)."""
-    script, user, timeout = _plan(check, spec)
+    script, user, timeout, _ = _plan(check, spec)
     start = time.monotonic()
     try:
         res: CommandResult | None = chan.sh(script, user=user, timeout=timeout)
@@ -179,7 +191,7 @@ def run_check(chan: Channel, check: CheckSpec, spec: dict) -> CheckResult:
 
 def run_checks(chan: Channel, fault: Fault, d: Draw, snapshot: dict | None = None, *,
                offline_only: bool = False, seat_ctx: dict | None = None,
-               company: Channel | None = None, company_why: str = "") -> CheckReport:
+               company: Channel | None = None, company_why: str = "", programs: dict | None = None) -> CheckReport:
     """Run every check of the fault's variant, and the baseline, in one guest command.
 
     ``offline_only``: the channel reaches the seat's disk, not the running machine
@@ -188,7 +200,7 @@ def run_checks(chan: Channel, fault: Fault, d: Draw, snapshot: dict | None = Non
     more command, there); without it they are ``unknown`` (``company_why`` says why).
     """
     start = time.monotonic()
-    todo = checks_for(fault, d, snapshot, seat_ctx)
+    todo = checks_for(fault, d, snapshot, seat_ctx, programs=programs)
     roads = {"seat": chan, "company": company}
     results: dict[int, CheckResult] = {}
     for where, road in roads.items():
@@ -226,14 +238,28 @@ def _route_label(where: str, road: Channel) -> str:
 
 
 def _run_batch(chan: Channel, plans: list) -> tuple[dict[int, tuple[CommandResult, float]], str]:
-    """One guest command for many checks: their answers by index, or why there are none."""
+    """One guest command for many checks: their answers by index, or why there are none.
+
+    Through a channel that can bring the checks' own busybox (the guest agent), the run uses
+    it; if the guest refuses it or changes it, there is no verdict at all (never the guest's
+    programs instead). A channel that cannot (SSH, the rescue machine's chroot) uses the guest's.
+    """
     if not plans:
         return {}, ""
+    # Lanes run their checks one after another: the run may take the sum of a lane's timeouts.
+    budget = max(sum(plans[i][2] for i in lane) for lane in lanes(plans)) + 30
+    tools = None
     try:
-        # Lanes run their checks one after another: the run may take the sum of a lane's timeouts.
-        budget = max(sum(plans[i][2] for i in lane) for lane in lanes(plans)) + 30
-        res = chan.run(["/bin/bash", "-c", batch_script(plans)], timeout=budget)
+        with timing.phase("checks: bring the tools"):
+            tools = chan.stage_tools(toolbox.host_busybox)
+        if tools:
+            res = chan.run_staged([tools, "timeout", "-k", "5", str(int(budget)), "sh", "-c",
+                                   batch_script(plans, tools=tools)], timeout=budget + 10)
+        else:
+            res = chan.run(["/bin/bash", "-c", batch_script(plans)], timeout=budget)
     except LabError as exc:
+        if tools:
+            chan.unstage(tools)
         return {}, str(exc)
     if res.timed_out:
         return {}, "the check run did not finish in time"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from typing import NamedTuple
 
 from ...guest import CommandResult, as_user
 
@@ -22,21 +23,36 @@ from ...guest import CommandResult, as_user
 
 LANES = 3
 
+
+class Plan(NamedTuple):
+    """What one check runs in the guest.
+
+    ``guest_shell``: the script is a recipe's own command, run by the guest's ``/bin/sh`` with
+    the guest's programs (recipes rely on GNU tools); a check kind's script is run by the
+    checks' own busybox when the run brought one (labctl/guest/toolbox.py).
+    """
+
+    script: str
+    user: str | None
+    timeout: float
+    guest_shell: bool = False
+
+
+_PATH = "export PATH=/usr/sbin:/usr/bin:/sbin:/bin\n"  # never /usr/local: nothing added there shadows a tool
 _BATCH_HEAD = (
     'd=$(mktemp -d /run/.lc.XXXXXXXX) || exit 97\n'
-    'trap \'rm -rf -- "$d"\' EXIT\n'
     'cd / || exit 97\n'
 )
 
 
-def _weight(plan: tuple[str, str | None, float]) -> float:
+def _weight(plan) -> float:
     """A rough cost, to spread checks over lanes: long timeouts mean long scans."""
-    script, _user, timeout = plan
+    script, timeout = plan[0], plan[2]
     return 1.0 + (3.0 if timeout > 90 else 0.0) + script.count("sudo -n -l") * 0.5 + \
         (3.0 if "sleep " in script else 0.0) + (2.0 if "sha256sum" in script else 0.0)
 
 
-def lanes(plans: list[tuple[str, str | None, float]], n: int = LANES) -> list[list[int]]:
+def lanes(plans: list, n: int = LANES) -> list[list[int]]:
     """Check indexes per lane: heaviest first, each to the lightest lane so far."""
     out: list[list[int]] = [[] for _ in range(max(1, min(n, len(plans))))]
     load = [0.0] * len(out)
@@ -47,16 +63,24 @@ def lanes(plans: list[tuple[str, str | None, float]], n: int = LANES) -> list[li
     return [sorted(lane) for lane in out]
 
 
-def batch_script(plans: list[tuple[str, str | None, float]], n_lanes: int = LANES) -> str:
-    lines = [_BATCH_HEAD]
+def batch_script(plans: list, n_lanes: int = LANES, tools: str | None = None) -> str:
+    """The run's script. ``tools``: the guest path of the busybox this run brought, which runs the
+    script and every check kind's script, and is removed at the end; None: the guest's shells.
+
+    The script is the same shell language for busybox's ash and the guest's bash: ``timeout -k``,
+    ``/proc/uptime`` for times (busybox's ``date`` has no nanoseconds, ash no EPOCHREALTIME).
+    """
+    trap = 'trap \'rm -rf -- "$d"' + (f"; rm -f -- {shlex.quote(tools)}" if tools else "") + "' EXIT\n"
+    lines = [_PATH, _BATCH_HEAD, trap]
     for lane in lanes(plans, n_lanes):
         jobs = []
         for i in lane:
-            script, user, timeout = plans[i]
-            argv = ["/usr/bin/timeout", "--kill-after=5", str(int(max(1, timeout))),
-                    *as_user(user, ["/bin/sh", "-c", script])]
-            jobs.append(f's=$EPOCHREALTIME; {shlex.join(argv)} >"$d/{i}.o" 2>"$d/{i}.e" </dev/null; '
-                        f'echo "$? $s $EPOCHREALTIME" >"$d/{i}.r"')
+            script, user, timeout = plans[i][0], plans[i][1], plans[i][2]
+            guest = len(plans[i]) > 3 and plans[i][3]
+            shell = ["/bin/sh", "-c", script] if guest or not tools else [tools, "sh", "-c", script]
+            argv = ["timeout", "-k", "5", str(int(max(1, timeout))), *as_user(user, shell)]
+            jobs.append(f'read s _ </proc/uptime || s=0; {shlex.join(argv)} >"$d/{i}.o" 2>"$d/{i}.e" </dev/null; '
+                        f'r=$?; read e _ </proc/uptime || e=0; echo "$r $s $e" >"$d/{i}.r"')
         lines.append("( " + "\n  ".join(jobs) + "\n) &\n")
     lines.append("wait\n")
     lines.append('cd "$d" || exit 97\nprintf \'@@tar \'\ntar -cf - -- . | base64 -w0\necho\n')
@@ -106,5 +130,7 @@ def parse_batch(text: str, plans: list) -> dict[int, tuple[CommandResult, float]
             dur = 0.0
         so = files[f"{i}.o"].decode("utf-8", "surrogateescape")
         se = files[f"{i}.e"].decode("utf-8", "surrogateescape")
-        out[i] = (CommandResult(("/bin/sh", "-c", plans[i][0]), rc, so, se, dur, "", timed_out=(rc == 124)), dur)
+        # GNU timeout exits 124; busybox's leaves the signal's status (143, or 137 after -k).
+        late = rc == 124 or (rc in (137, 143) and dur >= float(plans[i][2]) - 0.5)
+        out[i] = (CommandResult(("/bin/sh", "-c", plans[i][0]), rc, so, se, dur, "", timed_out=late), dur)
     return out

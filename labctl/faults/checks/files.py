@@ -11,8 +11,10 @@ from .base import NoVerdict, Verdict, kv, stderr_tail
 # One path's answer: exists=0, or exists=1 with stat's fields (and sha256 for a regular
 # file); exists=error / sha256=error when the tool failed on a path that is there, so a
 # failing stat or sha256sum is never read as "absent" or "other content".
-_STAT = ("if [ -e \"$p\" ] || [ -L \"$p\" ]; then if s=$(stat --printf 'owner=%U\\ngroup=%G\\nmode=%a\\n"
-         "type=%F\\n' -- \"$p\"); then printf 'exists=1\\n%s\\n' \"$s\"; else echo exists=error; fi; "
+# (stat -c with the newlines in the format itself: busybox's stat, which the checks bring,
+# has no --printf and does not read backslash escapes; GNU stat reads it the same way.)
+_STAT = ("if [ -e \"$p\" ] || [ -L \"$p\" ]; then if s=$(stat -c 'owner=%U\ngroup=%G\nmode=%a\n"
+         "type=%F' -- \"$p\"); then printf 'exists=1\\n%s\\n' \"$s\"; else echo exists=error; fi; "
          "if [ -f \"$p\" ]; then if h=$(sha256sum < \"$p\"); then printf 'sha256=%s\\n' \"${h%% *}\"; "
          "else echo sha256=error; fi; fi; else echo exists=0; fi")
 

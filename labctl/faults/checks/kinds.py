@@ -100,8 +100,9 @@ def url_verdict(spec: dict, res: CommandResult) -> Verdict:
 def not_growing_script(spec: dict) -> str:
     p = shlex.quote(spec["path"])
     secs = spec.get("seconds", 3)
-    # Each look: "absent", or du's total and du's exit status (LC_ALL=C: its messages are read).
-    return (f"m() {{ if [ -e {p} ] || [ -L {p} ]; then k=$(LC_ALL=C du -sk --apparent-size -- {p}); "
+    # Each look: "absent", or du's total in bytes (apparent size: -b, in GNU and busybox du) and
+    # du's exit status (LC_ALL=C: its messages are read).
+    return (f"m() {{ if [ -e {p} ] || [ -L {p} ]; then k=$(LC_ALL=C du -sb -- {p}); "
             f"echo \"${{1}}_rc=$?\"; echo \"$1=$(printf '%s\\n' \"$k\" | cut -f1)\"; else echo \"$1=absent\"; fi; }}; "
             f"m before; sleep {secs}; m after")
 
@@ -113,7 +114,7 @@ def _only_vanished(stderr: str) -> bool:
 
 
 def _size(got: dict[str, str], name: str, path: str, stderr: str) -> int | None:
-    """KiB at one look; None when the path is absent."""
+    """Bytes at one look; None when the path is absent."""
     value = got.get(name)
     if value is None:
         raise NoVerdict(f"du gave no answer: {stderr.strip()[:200] or 'nothing on stderr'}")
@@ -141,7 +142,7 @@ def not_growing_verdict(spec: dict, res: CommandResult) -> Verdict:
     expected = f"grows at most {limit} KiB in {secs} s"
     if before is None and after is None:
         return (True, f"absent both times ({secs} s apart)", expected)
-    grew = (after or 0) - (before or 0)
+    grew = -(-((after or 0) - (before or 0)) // 1024)  # bytes to KiB, rounded up
     return (grew <= limit, f"grew {max(grew, 0)} KiB in {secs} s", expected)
 
 

@@ -16,7 +16,9 @@ def snapshot_script(paths: list[str]) -> str:
     q = " ".join(shlex.quote(p) for p in paths)
     # END only when the listing ran to its end: find exits 1 for a folder that is gone (an
     # observation: its files are missing), more than that when it could not walk at all.
-    return (f"find {q} -xdev -type f -printf 'M\t%p\t%u\t%g\t%m\n' 2>/dev/null; r=$?; "
+    # stat rather than find -printf: the same script runs with busybox (the checks' own
+    # tools, which has no -printf) and with GNU find (at prepare, and over SSH).
+    return (f"find {q} -xdev -type f -exec stat -c 'M %U %G %a %n' {{}} + 2>/dev/null; r=$?; "
             f"find {q} -xdev -type f -exec sha256sum {{}} + 2>/dev/null | sed 's/^/S /'; "
             "[ \"$r\" -le 1 ] && echo END")
 
@@ -27,7 +29,13 @@ def parse_snapshot(text: str) -> dict[str, dict[str, str]]:
     files: dict[str, dict[str, str]] = {}
     sums = 0
     for line in text.splitlines():
-        if line.startswith("M\t"):
+        if line.startswith("M "):
+            parts = line.split(" ", 4)
+            if len(parts) != 5:
+                raise NoVerdict(f"stat gave an unreadable line: {line[:120]!r}")
+            _, owner, group, mode, path = parts
+            files.setdefault(path, {}).update(owner=owner, group=group, mode=mode)
+        elif line.startswith("M\t"):  # a record taken before 2026-12 (find -printf)
             _, path, owner, group, mode = line.split("\t", 4)
             files.setdefault(path, {}).update(owner=owner, group=group, mode=mode)
         elif line.startswith("S "):

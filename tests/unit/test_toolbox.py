@@ -1,0 +1,216 @@
+"""The checks' own tools (labctl/guest/toolbox.py) and the image-programs rule (issue 15, point 4).
+
+Here, on the host: the kinds' scripts give the same verdicts under the host's static busybox
+(what a check run brings into the guest) as under the GNU tools; a whole check run works
+under busybox and removes the busybox it was given; the agent's staging proves the copy
+arrived unchanged. tests/vm/test_tamper_vm.py does it on a real seat with liars in place.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from labctl.errors import GuestError, HostError
+from labctl.faults import checks as C
+from labctl.faults.checks import programs as P
+from labctl.faults.manifest import CheckSpec
+from labctl.guest import CommandResult, programs, toolbox
+from labctl.guest.agent import AgentChannel
+
+
+@pytest.fixture(scope="module")
+def busybox() -> str:
+    path = str(toolbox.host_busybox_path())
+    if not os.path.exists(path):
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{path} is missing in CI (scripts/lib.sh HOST_PACKAGES installs busybox-static)",
+                        pytrace=False)
+        pytest.skip("busybox-static is not installed")
+    return path
+
+
+def _judge(kind: str, spec: dict, argv: list[str]) -> tuple[str, str]:
+    script = C._plan(CheckSpec("c", "security", "t", kind, {}), spec).script
+    p = subprocess.run([*argv, script], capture_output=True, text=True, timeout=120)
+    res = CommandResult(tuple(argv), p.returncode, p.stdout, p.stderr, 0.0, "here")
+    r = C._judge(CheckSpec("c", "security", "t", kind, {}), spec, res, 90.0, "here", 0.0)
+    return r.status, r.observed
+
+
+def test_the_host_busybox_is_static_and_a_dynamic_program_is_refused(busybox, tmp_path, monkeypatch):
+    assert toolbox.is_static_elf(toolbox.host_busybox())
+    assert not toolbox.is_static_elf(Path(shutil.which("ls")).read_bytes())
+    assert not toolbox.is_static_elf(b"#!/bin/sh\necho hi\n")
+    fake = tmp_path / "busybox"
+    fake.write_bytes(Path(shutil.which("ls")).read_bytes())
+    monkeypatch.setenv("LABCTL_BUSYBOX", str(fake))
+    with pytest.raises(HostError) as e:
+        toolbox.host_busybox()
+    assert "not a statically linked program" in e.value.message and "busybox-static" in e.value.hint
+    monkeypatch.setenv("LABCTL_BUSYBOX", str(tmp_path / "absent"))
+    with pytest.raises(HostError):
+        toolbox.host_busybox()
+
+
+@pytest.mark.parametrize("kind,spec", [
+    ("file", {"path": "/etc/passwd", "owner": "root", "mode": "0644"}),
+    ("file", {"path": "/etc", "type": "directory"}),
+    ("file", {"path": "/nonexistent-x", "exists": False}),
+    ("files", {"paths": ["/etc/passwd", "/etc/group"], "owner": "root"}),
+    ("free_space", {"path": "/", "min_mib": 1}),
+    ("free_space", {"path": "/", "min_mib": 10**9}),
+    ("not_growing", {"path": "/etc", "seconds": 1}),
+    ("groups", {"user": "root", "has": ["root"]}),
+    ("groups", {"user": "root", "lacks": ["root"]}),
+    ("pam_faillock", {}),
+])
+def test_kind_scripts_judge_the_same_under_busybox_and_gnu(busybox, kind, spec):
+    gnu = _judge(kind, spec, ["/bin/sh", "-c"])
+    ours = _judge(kind, spec, [busybox, "sh", "-c"])
+    assert gnu[0] != "unknown", gnu
+    assert ours[0] == gnu[0], (gnu, ours)
+    if kind not in ("free_space", "not_growing"):  # their figures move between two looks
+        assert ours[1] == gnu[1]
+
+
+def test_the_protected_snapshot_reads_the_same_under_busybox_and_gnu(busybox, tmp_path):
+    (tmp_path / "a b").mkdir()
+    (tmp_path / "a b" / "report v2.md").write_text("x")
+    (tmp_path / "notes.txt").write_text("y")
+    (tmp_path / "notes.txt").chmod(0o640)
+    script = C.snapshot_script([str(tmp_path)])
+    gnu = C.parse_snapshot(subprocess.run(["/bin/sh", "-c", script], capture_output=True, text=True).stdout)
+    ours = C.parse_snapshot(subprocess.run([busybox, "sh", "-c", script], capture_output=True, text=True).stdout)
+    assert ours == gnu and set(gnu) == {str(tmp_path / "a b" / "report v2.md"), str(tmp_path / "notes.txt")}
+    assert gnu[str(tmp_path / "notes.txt")]["mode"] == "640"
+
+
+def test_a_record_taken_with_find_printf_still_reads():
+    old = "M\t/home/alex/Documents/a.md\talex\talex\t644\nS " + "0" * 64 + "  /home/alex/Documents/a.md\nEND\n"
+    assert C.parse_snapshot(old) == {"/home/alex/Documents/a.md": {"owner": "alex", "group": "alex", "mode": "644",
+                                                                   "sha256": "0" * 64}}
+
+
+def test_a_whole_check_run_works_under_busybox_and_removes_its_busybox(busybox, tmp_path):
+    staged = tmp_path / "busybox.lc-test"
+    shutil.copy(busybox, staged)
+    plans = [C._plan(CheckSpec("a", "security", "t", "file", {}), {"path": "/etc/passwd", "owner": "root"}),
+             C._plan(CheckSpec("b", "functional", "t", "command", {}), {"run": "echo hi; exit 3", "rc": 3}),
+             C._plan(CheckSpec("c", "functional", "t", "command", {}), {"run": "sleep 5", "timeout": 1})]
+    p = subprocess.run([str(staged), "sh", "-c", C.batch_script(plans, tools=str(staged))],
+                       capture_output=True, text=True, timeout=60)
+    got = C.parse_batch(p.stdout, plans)
+    assert set(got) == {0, 1, 2}, p.stderr
+    assert "owner=root" in got[0][0].stdout
+    assert got[1][0].rc == 3 and got[1][0].stdout == "hi\n"
+    assert got[2][0].timed_out, got[2][0]  # busybox's timeout: killed at the limit, told as a time-out
+    assert not staged.exists(), "the run removes the busybox it was given"
+
+
+def test_the_programs_listing_reads_under_busybox_and_a_rewrite_is_caught(busybox, tmp_path, monkeypatch):
+    script = programs.listing_script()
+    listing = programs.parse_listing(subprocess.run([busybox, "sh", "-c", script], capture_output=True,
+                                                    text=True, timeout=120).stdout)
+    assert "/usr/bin/ls" in listing and listing["@@preload"]
+    assert programs.load(programs.dump(listing)) == listing
+
+    def verdict(now: dict[str, str]):
+        text = "\n".join(f"{v} {k}" for k, v in now.items() if k != "@@preload")
+        raw = f"@@preload {now['@@preload']}\n{text}\n@@rc 0\n"
+        import gzip
+
+        out = base64.b64encode(gzip.compress(raw.encode())).decode() + "\n@@end\n"
+        res = CommandResult(("sh",), 0, out, "", 0.0, "here")
+        return P.programs_verdict({"record": listing}, res)
+
+    assert verdict(dict(listing))[0] is True
+    added = {**listing, "/usr/bin/technicians-tool": "1 2 3 4"}
+    assert verdict(added)[0] is True, "a program a technician adds is fine"
+    removed = {k: v for k, v in listing.items() if k != "/usr/bin/ls"}
+    assert verdict(removed)[0] is True, "an uninstalled program is fine"
+    ino, size, mtime, ctime = listing["/usr/bin/ls"].split()
+    rewritten = {**listing, "/usr/bin/ls": f"{ino} {size} {mtime} {int(ctime) + 1}"}
+    ok, observed, _ = verdict(rewritten)
+    assert not ok and "1 replaced or rewritten: /usr/bin/ls" in observed
+    preload = {**listing, "@@preload": "5 20 1 1"}
+    ok, observed, _ = verdict(preload)
+    assert not ok and "/etc/ld.so.preload appeared" in observed
+    with pytest.raises(C.NoVerdict):
+        P.programs_verdict({"record": None}, CommandResult(("sh",), 0, "", "", 0.0, "here"))
+
+
+class _FakeAgent(AgentChannel):
+    """A guest agent in memory: files by path; ``chmod`` may rewrite what it is given (a liar)."""
+
+    def __init__(self, tamper: bool = False):
+        super().__init__(domain=type("Dom", (), {"name": lambda self: "labctl-fake"})())
+        self.files: dict[str, bytearray] = {}
+        self.handles: dict[int, str] = {}
+        self.writes = 0
+        self.tamper = tamper
+        self.removed: list[str] = []
+
+    def command(self, execute, arguments=None, timeout=10):
+        a = arguments or {}
+        if execute == "guest-file-open":
+            h = len(self.handles) + 1
+            self.handles[h] = a["path"]
+            if a["mode"] == "w":
+                self.files[a["path"]] = bytearray()
+            self._pos = 0
+            return h
+        if execute == "guest-file-write":
+            self.writes += 1
+            chunk = base64.b64decode(a["buf-b64"])
+            assert len(chunk) <= toolbox.CHUNK
+            self.files[self.handles[a["handle"]]] += chunk
+            return {"count": len(chunk)}
+        if execute == "guest-file-read":
+            data = self.files[self.handles[a["handle"]]]
+            part = bytes(data[self._pos:self._pos + a["count"]])
+            self._pos += len(part)
+            return {"count": len(part), "buf-b64": base64.b64encode(part).decode(), "eof": self._pos >= len(data)}
+        if execute == "guest-file-close":
+            return {}
+        raise AssertionError(execute)
+
+    def _exec(self, spawn, argv, *, input, timeout):
+        if spawn[0] == "/bin/chmod" and self.tamper:
+            self.files[spawn[2]][100:104] = b"EVIL"
+        if spawn[0] == "/bin/rm":
+            self.removed.append(spawn[-1])
+        return CommandResult(tuple(argv), 0, "", "", 0.0, "agent")
+
+
+def test_the_agent_writes_the_tools_in_chunks_to_a_fresh_name_and_reads_them_back():
+    data = os.urandom(toolbox.CHUNK * 3 + 17)
+    agent = _FakeAgent()
+    path = agent.stage_tools(lambda: data)
+    assert path.startswith("/dev/shm/busybox.lc-") and bytes(agent.files[path]) == data
+    assert agent.writes == 4
+    assert agent.stage_tools(lambda: data) != path, "a fresh name every run"
+
+
+def test_tools_changed_in_the_guest_are_never_run():
+    agent = _FakeAgent(tamper=True)
+    with pytest.raises(GuestError) as e:
+        agent.stage_tools(lambda: os.urandom(5000))
+    assert "changed in the guest" in e.value.message
+    assert agent.removed and agent.removed[0].startswith("/dev/shm/busybox.lc-")
+
+
+def test_a_check_run_whose_tools_cannot_come_is_unknown_never_the_guests_programs(monkeypatch):
+    from labctl.faults.draw import draw
+    from labctl.faults.manifest import load_fault
+
+    f = load_fault(Path(__file__).resolve().parents[2] / "faults" / "disk-full")
+    agent = _FakeAgent(tamper=True)
+    report = C.run_checks(agent, f, draw(f, 1, "trash"), snapshot={})
+    assert report.status == "unknown" and {r.status for r in report.results} == {"unknown"}
+    assert all("changed in the guest" in r.observed for r in report.results)
