@@ -29,15 +29,19 @@ class ListingError(ValueError):
 
 
 def listing_script() -> str:
-    """The listing, gzip-compressed and base64-encoded (a desktop image lists ~20,000 files).
+    """The listing, gzip-compressed and base64-encoded.
 
-    Python's byte-code caches (``__pycache__``) are left out: Python rewrites them itself.
+    Programs are what can be run (executable files, symbolic links) and what they load
+    (shared libraries). Data files under /usr/lib (caches that package triggers rewrite,
+    such as gdk-pixbuf's loaders.cache or the locale archive; Python's byte code and
+    sources) are left out: they change in honest use.
     """
     dirs = " ".join(FOLDERS)
     return ("{ "
             f"if [ -e {PRELOAD} ] || [ -L {PRELOAD} ]; then echo \"@@preload $(stat -c '%i %s %Y %Z' {PRELOAD})\"; "
             "else echo '@@preload none'; fi; "
-            f"LC_ALL=C find {dirs} -xdev -name __pycache__ -prune -o \\( -type f -o -type l \\) "
+            f"LC_ALL=C find {dirs} -xdev -name __pycache__ -prune -o \\( -type l -o -type f \\( -perm -0100 "
+            "-o -name '*.so' -o -name '*.so.*' \\) \\) "
             "-exec stat -c '%i %s %Y %Z %n' {} + 2>&1; echo \"@@rc $?\"; } | gzip -1 | base64 -w0; "
             "echo; echo @@end")
 

@@ -3,9 +3,10 @@
 Checks that need a program busybox lacks (``systemctl``, ``sudo``, ``curl``, a recipe's own
 commands) run the guest's. A trainee with root could replace one so that it lies; this rule
 makes that replacement itself a failed security check. When a seat is made, labctl lists
-every file under the program folders (inode, size, modification and change times) before
+every program and library under the program folders (inode, size, modification and change
+times; labctl/guest/programs.py says which files count) before
 anything else runs on it, and keeps that list on the host (``programs.json.gz`` in the seat's
-folder; labctl/guest/programs.py). A check run lists them again with the checks' own
+folder). A check run lists them again with the checks' own
 busybox. A file that is still there with another inode, size or time was replaced or
 rewritten: the kernel sets a file's change time to the clock's time at every change, so
 forging it takes turning the guest's clock back to that very second as well. New files (a program a technician
