@@ -102,14 +102,18 @@ def test_a_whole_check_run_works_under_busybox_and_removes_its_busybox(busybox, 
     shutil.copy(busybox, staged)
     plans = [C._plan(CheckSpec("a", "security", "t", "file", {}), {"path": "/etc/passwd", "owner": "root"}),
              C._plan(CheckSpec("b", "functional", "t", "command", {}), {"run": "echo hi; exit 3", "rc": 3}),
-             C._plan(CheckSpec("c", "functional", "t", "command", {}), {"run": "sleep 5", "timeout": 1})]
+             C._plan(CheckSpec("c", "functional", "t", "command", {}), {"run": "sleep 5", "timeout": 1}),
+             C._plan(CheckSpec("d", "functional", "t", "command", {}), {"run": 'echo "$PATH"'})]
     p = subprocess.run([str(staged), "sh", "-c", C.batch_script(plans, tools=str(staged))],
                        capture_output=True, text=True, timeout=60)
     got = C.parse_batch(p.stdout, plans)
-    assert set(got) == {0, 1, 2}, p.stderr
+    assert set(got) == {0, 1, 2, 3}, p.stderr
     assert "owner=root" in got[0][0].stdout
     assert got[1][0].rc == 3 and got[1][0].stdout == "hi\n"
     assert got[2][0].timed_out, got[2][0]  # busybox's timeout: killed at the limit, told as a time-out
+    # A recipe's commands find what recipes install in /usr/local (as under the guest agent).
+    assert got[3][0].stdout.strip().split(":")[:2] == ["/usr/local/sbin", "/usr/local/bin"]
+    assert "/usr/local" not in C.batch_script(plans, tools="/x").split("\n", 1)[0]
     assert not staged.exists(), "the run removes the busybox it was given"
 
 

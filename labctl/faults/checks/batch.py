@@ -38,7 +38,12 @@ class Plan(NamedTuple):
     guest_shell: bool = False
 
 
-_PATH = "export PATH=/usr/sbin:/usr/bin:/sbin:/bin\n"  # never /usr/local: nothing added there shadows a tool
+# The run's tools come from busybox or from these folders, never from /usr/local, where a
+# program added by the trainee would shadow one the image has. A recipe's own commands get
+# the PATH a guest service has (the guest agent's, which the checks had before), /usr/local
+# included: recipes install company software there (licence-expired's planner).
+_PATH = "export PATH=/usr/sbin:/usr/bin:/sbin:/bin\n"
+GUEST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _BATCH_HEAD = (
     'd=$(mktemp -d /run/.lc.XXXXXXXX) || exit 97\n'
     'cd / || exit 97\n'
@@ -79,7 +84,8 @@ def batch_script(plans: list, n_lanes: int = LANES, tools: str | None = None) ->
             guest = len(plans[i]) > 3 and plans[i][3]
             shell = ["/bin/sh", "-c", script] if guest or not tools else [tools, "sh", "-c", script]
             argv = ["timeout", "-k", "5", str(int(max(1, timeout))), *as_user(user, shell)]
-            jobs.append(f'read s _ </proc/uptime || s=0; {shlex.join(argv)} >"$d/{i}.o" 2>"$d/{i}.e" </dev/null; '
+            env = f"PATH={GUEST_PATH} " if guest or not tools else ""
+            jobs.append(f'read s _ </proc/uptime || s=0; {env}{shlex.join(argv)} >"$d/{i}.o" 2>"$d/{i}.e" </dev/null; '
                         f'r=$?; read e _ </proc/uptime || e=0; echo "$r $s $e" >"$d/{i}.r"')
         lines.append("( " + "\n  ".join(jobs) + "\n) &\n")
     lines.append("wait\n")
