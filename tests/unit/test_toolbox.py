@@ -111,8 +111,8 @@ def test_a_whole_check_run_works_under_busybox_and_removes_its_busybox(busybox, 
     assert "owner=root" in got[0][0].stdout
     assert got[1][0].rc == 3 and got[1][0].stdout == "hi\n"
     assert got[2][0].timed_out, got[2][0]  # busybox's timeout: killed at the limit, told as a time-out
-    # A recipe's commands find what recipes install in /usr/local (as under the guest agent).
-    assert got[3][0].stdout.strip().split(":")[:2] == ["/usr/local/sbin", "/usr/local/bin"]
+    # A recipe's commands find what recipes install in /usr/local, after the image's programs.
+    assert got[3][0].stdout.strip().split(":")[-2:] == ["/usr/local/sbin", "/usr/local/bin"]
     assert "/usr/local" not in C.batch_script(plans, tools="/x").split("\n", 1)[0]
     assert not staged.exists(), "the run removes the busybox it was given"
 

@@ -39,11 +39,11 @@ class Plan(NamedTuple):
 
 
 # The run's tools come from busybox or from these folders, never from /usr/local, where a
-# program added by the trainee would shadow one the image has. A recipe's own commands get
-# the PATH a guest service has (the guest agent's, which the checks had before), /usr/local
-# included: recipes install company software there (licence-expired's planner).
+# program added by the trainee would shadow one the image has. A recipe's own commands also
+# search /usr/local, where recipes install company software (licence-expired's planner), but
+# last: a curl put there does not shadow the image's.
 _PATH = "export PATH=/usr/sbin:/usr/bin:/sbin:/bin\n"
-GUEST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+GUEST_PATH = "/usr/sbin:/usr/bin:/sbin:/bin:/usr/local/sbin:/usr/local/bin"
 _BATCH_HEAD = (
     'd=$(mktemp -d /run/.lc.XXXXXXXX) || exit 97\n'
     'cd / || exit 97\n'
