@@ -21,6 +21,9 @@ hosts-entry)
 *) echo "unknown variant $1" >&2; exit 2 ;;
 esac
 # The VPN client gave up while the network was wrong, or is still backing off: reconnect it.
+# One that lost its address may sit for two minutes in a name lookup over the dead route and
+# ignore a stop until then (systemd waits 90 s before it kills it): stop it the hard way.
+systemctl kill --signal=KILL openvpn-client@corp 2>/dev/null || true
 systemctl restart openvpn-client@corp
 for i in $(seq 1 60); do
     curl -s --max-time 5 -o /dev/null https://intranet.corp.lab/ && exit 0
