@@ -133,7 +133,7 @@ class Creation:
             with timing.phase("seat: list the image's programs"):
                 # Before anything else runs on it: what the security baseline's
                 # baseline-image-programs rule compares with (labctl/guest/programs.py).
-                listing = programs.take_listing(self.backend.agent(dom))
+                listing = self._programs_listing(golden, dom)
                 (folder / PROGRAMS_FILE).write_bytes(programs.dump(listing))
             say(f"seat {seat}: guest agent up after {waited:.1f} s; personalising")
             with timing.phase("seat: personalise (name, passwords, keys)"):
@@ -167,6 +167,23 @@ class Creation:
             raise
         say(f"seat {seat}: ready in {time.monotonic() - started:.1f} s")
         return self.info(seat)
+
+    def _programs_listing(self, golden: "Golden | None", dom) -> dict[str, str]:
+        """The image's programs as a new seat has them: listed once per warm state and kept beside
+        it (every seat restored from it starts with the very same files), or on this seat when it
+        booted cold."""
+        kept = golden.folder / PROGRAMS_FILE if golden else None
+        if kept is not None:
+            try:
+                return programs.load(kept.read_bytes())
+            except (OSError, ValueError):
+                pass  # not listed yet (a warm state made before labctl kept one), or unreadable
+        listing = programs.take_listing(self.backend.agent(dom))
+        if kept is not None:
+            tmp = kept.with_name(f".{kept.name}.{os.getpid()}.{secrets.token_hex(4)}")
+            tmp.write_bytes(programs.dump(listing))
+            os.replace(tmp, kept)  # whole or absent, whoever writes it first
+        return listing
 
     def memory_mib(self, image: str | None = None) -> int:
         """A seat's memory: the configured size, or more if the image needs it (image.yaml min_memory_mib)."""
