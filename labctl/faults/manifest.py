@@ -26,7 +26,7 @@ from ..curriculum import COMPETENCIES, FAMILIES
 from ..errors import ConfigError, LabError, NotFoundError
 
 CHECK_KINDS = ("file", "files", "command", "free_space", "url", "not_growing", "service", "groups", "sudo",
-               "pam_faillock", "image_programs")
+               "pam_faillock", "image_programs", "fs_walk")
 CHECK_GROUPS = ("functional", "integrity", "security")
 REQUIRED_FILES = ("inject.yml", "fix.yml", "README.md", "ticket.en.md.j2", "ticket.fr.md.j2")
 LANGS = ("en", "fr")

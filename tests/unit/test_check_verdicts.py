@@ -81,6 +81,7 @@ SPECS = {
     "pam_faillock": {"deny_max": 10},
     "protected": {"paths": ["/home/alex/Documents"], "snapshot": {}},
     "image_programs": {"record": {"@@preload": "none", "/usr/bin/df": "12 34 56 78"}},
+    "fs_walk": {"report": "setuid", "allow": "/usr/bin/su"},
 }
 
 
@@ -132,7 +133,31 @@ def _walk(check_id: str) -> str:
     return next(c.spec["run"] for c in C.baseline_checks() if c.id == check_id)
 
 
-WALKS = ["baseline-no-world-writable", "baseline-no-new-setuid", "baseline-sudoers-private"]
+WALKS = ["baseline-sudoers-private"]
+FS_WALKS = ["baseline-no-world-writable", "baseline-no-new-setuid"]  # kind fs_walk: one walk for both
+
+
+@pytest.mark.parametrize("check_id", FS_WALKS)
+def test_the_shared_baseline_walk_that_cannot_walk_is_unknown_and_a_vanished_file_is_not(check_id, tmp_path):
+    check = next(c for c in C.baseline_checks() if c.id == check_id)
+    script = C._plan(check, check.spec).script
+
+    def verdict(find_body: str | None) -> str:
+        sub = tmp_path / str(abs(hash(find_body)))
+        sub.mkdir()
+        path = only_tools(sub, "awk", **({"fake": {"find": find_body}} if find_body else {}))
+        p = subprocess.run(["/bin/sh", "-c", script], capture_output=True, text=True, env={"PATH": path})
+        res = CommandResult(("sh",), p.returncode, p.stdout, p.stderr, 0.0, "here")
+        return C._judge(check, check.spec, res, 180.0, "here", 0.0).status
+
+    assert verdict(None) == "unknown"  # find is not there
+    assert verdict("echo \"find: '/etc/x': Input/output error\"; exit 1") == "unknown"
+    assert verdict("kill -9 $$") == "unknown"
+    # a file that went away during the walk is no reason to give up
+    assert verdict("echo \"find: '/var/lib/x/tmp.1': No such file or directory\"; exit 1") == "pass"
+    assert verdict("exit 0") == "pass"
+    # what a failing walk found is still an observation
+    assert verdict("echo '4777 regular file|/etc/evil'; echo \"find: '/x': Input/output error\"; exit 1") == "fail"
 
 
 @pytest.mark.parametrize("check_id", WALKS)

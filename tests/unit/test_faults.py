@@ -684,7 +684,8 @@ def test_server_checks_run_on_the_server_in_one_more_command_and_are_unknown_wit
         report = run_checks(seat_chan, f, d, {}, seat_ctx={"company_user": "ws-01"}, company=server_chan)
         by = {r.id: r for r in report.results}
         assert by["folder-on-server"].route == "company server (agent)"
-        assert ran[id(server_chan)] == [1] and ran[id(seat_chan)] == [len(report.results) - 1]
+        # (the seat's two baseline walks share one run of their script: one plan fewer)
+        assert ran[id(server_chan)] == [1] and ran[id(seat_chan)] == [len(report.results) - 2]
         assert "company server (agent)" in report.routes
         # No road to the server: its checks have no verdict, the seat's are judged as ever.
         report = run_checks(seat_chan, f, d, {}, company_why="the company server is not running")

@@ -218,3 +218,88 @@ def test_a_check_run_whose_tools_cannot_come_is_unknown_never_the_guests_program
     report = C.run_checks(agent, f, draw(f, 1, "trash"), snapshot={})
     assert report.status == "unknown" and {r.status for r in report.results} == {"unknown"}
     assert all("changed in the guest" in r.observed for r in report.results)
+
+
+# -- the baseline's one walk (kind fs_walk) ---------------------------------------------------
+
+def _walk_answer(lines: list[str], rc: int = 0, more: int = 0) -> CommandResult:
+    out = "\n".join(lines + [f"@@rc {rc}"] + ([f"@@more {more}"] if more else []) + ["@@end"]) + "\n"
+    return CommandResult(("sh",), 0, out, "", 0.0, "here")
+
+
+WW = {"report": "world_writable", "dirs": ["/etc", "/home"]}
+SUID = {"report": "setuid", "allow": "/usr/bin/(su|sudo)"}
+
+
+def test_one_walk_answers_both_baseline_rules():
+    from labctl.faults.checks.walk import walk_verdict
+
+    healthy = _walk_answer(["4755 regular file|/usr/bin/su", "4755 regular file|/usr/bin/sudo",
+                            "1777 directory|/tmp", "777 directory|/var/tmp/cache"])  # /var/tmp: not asked
+    assert walk_verdict(WW, healthy)[:2] == (True, "none found")
+    assert walk_verdict(SUID, healthy)[:2] == (True, "none found")
+    harmed = _walk_answer(["4755 regular file|/usr/bin/su", "4755 regular file|/usr/bin/vim.basic",
+                           "666 regular empty file|/etc/shadow", "2755 directory|/home/alex/share",
+                           "find: /proc/1/x: No such file or directory"], rc=1)
+    ok, observed, _ = walk_verdict(WW, harmed)
+    assert not ok and observed == "1 found: /etc/shadow"
+    ok, observed, _ = walk_verdict(SUID, harmed)
+    assert not ok and observed == "1 found: /usr/bin/vim.basic", "a set-gid folder is not a program"
+
+
+def test_a_walk_cut_short_or_failed_is_no_verdict_and_too_many_is_no_pass():
+    from labctl.faults.checks.walk import walk_verdict
+
+    with pytest.raises(C.NoVerdict):
+        walk_verdict(WW, CommandResult(("sh",), 0, "777 directory|/etc/x\n", "", 0.0, "here"))
+    with pytest.raises(C.NoVerdict):
+        walk_verdict(WW, _walk_answer(["find: /: Input/output error"], rc=1))
+    with pytest.raises(C.NoVerdict):
+        walk_verdict(SUID, _walk_answer(["777 directory|/srv/x"], more=40000))
+    assert walk_verdict(WW, _walk_answer(["777 directory|/home/alex"], more=40000))[0] is False
+    with pytest.raises(C.NoVerdict):
+        walk_verdict({"report": "nonsense"}, _walk_answer([]))
+
+
+def test_checks_that_share_a_script_share_one_run(monkeypatch):
+    """The two baseline walks run once per check run, and both get their verdict from it."""
+    from labctl.faults.draw import draw
+    from labctl.faults.manifest import load_fault
+
+    f = load_fault(Path(__file__).resolve().parents[2] / "faults" / "disk-full")
+    sent = []
+
+    def fake_batch(chan, plans):
+        sent.append(plans)
+        return {i: (_walk_answer(["4755 regular file|/usr/bin/su"]) if "find / -xdev" in p.script else
+                    CommandResult(("sh",), 125, "", "", 0.0, "x"), 0.0) for i, p in enumerate(plans)}, ""
+
+    monkeypatch.setattr(C, "_run_batch", fake_batch)
+    report = C.run_checks(_FakeAgent(), f, draw(f, 1, "trash"), snapshot={})
+    walks = [p for p in sent[0] if "find / -xdev" in p.script]
+    assert len(walks) == 1
+    by_id = {r.id: r for r in report.results}
+    assert by_id["baseline-no-world-writable"].status == "pass"
+    assert by_id["baseline-no-new-setuid"].status == "pass"
+
+
+def test_the_walk_runs_under_busybox_and_gnu_alike(busybox, tmp_path):
+    from labctl.faults.checks.walk import WALK_SCRIPT, walk_verdict
+
+    (tmp_path / "open").mkdir()
+    (tmp_path / "open").chmod(0o777)
+    (tmp_path / "prog").write_text("x")
+    (tmp_path / "prog").chmod(0o4755)
+    (tmp_path / "empty").touch()
+    (tmp_path / "empty").chmod(0o666)
+    script = WALK_SCRIPT.replace("find / ", f"find {tmp_path} ")
+    answers = []
+    for argv in (["/bin/sh", "-c"], [busybox, "sh", "-c"]):
+        p = subprocess.run([*argv, script], capture_output=True, text=True, timeout=60)
+        res = CommandResult(tuple(argv), p.returncode, p.stdout, p.stderr, 0.0, "here")
+        answers.append((walk_verdict({"report": "world_writable", "dirs": [str(tmp_path)]}, res),
+                        walk_verdict({"report": "setuid"}, res)))
+    assert answers[0] == answers[1]
+    (ww, suid) = answers[0]
+    assert ww[1] == f"2 found: {tmp_path}/empty, {tmp_path}/open"
+    assert suid[1] == f"1 found: {tmp_path}/prog"

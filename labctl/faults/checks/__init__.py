@@ -34,6 +34,7 @@ from .kinds import (command_verdict, free_space_script, free_space_verdict, grou
                     sudo_verdict, url_script, url_verdict)
 from .pam import pam_faillock_script, pam_faillock_verdict
 from .programs import programs_script, programs_verdict
+from .walk import walk_script, walk_verdict
 from .protected import PROTECT_CHECK_ID, parse_snapshot, protected_verdict, snapshot_script, take_snapshot
 
 __all__ = [
@@ -140,6 +141,7 @@ KINDS: dict[str, tuple[Callable[[dict], str], Callable[[dict, CommandResult], Ve
     "sudo": (sudo_script, sudo_verdict),
     "pam_faillock": (pam_faillock_script, pam_faillock_verdict),
     "image_programs": (programs_script, programs_verdict),
+    "fs_walk": (walk_script, walk_verdict),
     "protected": (lambda s: snapshot_script(s["paths"]), protected_verdict),
 }
 
@@ -222,11 +224,16 @@ def run_checks(chan: Channel, fault: Fault, d: Draw, snapshot: dict | None = Non
                                          "no verdict: needs the running machine, which did not answer "
                                          "(only its disk was read)", "", route=road.name)
         plans = [_plan(*todo[i]) for i in runnable]
-        got, why = _run_batch(road, plans)
+        # Checks that run the very same script (the baseline's fs_walk checks share one walk
+        # of the disk) run it once; each reads its own verdict from the one answer.
+        once: dict[Plan, int] = {}
+        for p in plans:
+            once.setdefault(p, len(once))
+        got, why = _run_batch(road, list(once))
         label = _route_label(where, road)
         for k, i in enumerate(runnable):
             c, spec = todo[i]
-            r, dur = got.get(k, (None, 0.0))
+            r, dur = got.get(once[plans[k]], (None, 0.0))
             results[i] = _judge(c, spec, r, plans[k][2], label, dur, why or "the check gave no answer")
     used = tuple(_route_label(w, r) for w, r in roads.items() if r is not None and any(c.on == w for c, _ in todo))
     return CheckReport(fault.id, d.variant, tuple(results[i] for i in range(len(todo))),
