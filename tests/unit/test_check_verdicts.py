@@ -129,49 +129,27 @@ def test_a_command_still_passes_and_fails_on_honest_answers():
 
 # -- the baseline's find walks --------------------------------------------------------------
 
-def _walk(check_id: str) -> str:
-    return next(c.spec["run"] for c in C.baseline_checks() if c.id == check_id)
+WALKS = {  # check id -> (kind, the tools its script needs besides find, how a found path prints)
+    "baseline-no-world-writable": ("fs_walk", ("awk",), "echo '4777 regular file|/etc/evil'"),
+    "baseline-no-new-setuid": ("fs_walk", ("awk",), "echo '4777 regular file|/etc/evil'"),  # one walk for both
+    "baseline-sudoers-private": ("command", ("awk", "grep"), "echo /etc/evil"),
+}
 
 
-WALKS = ["baseline-sudoers-private"]
-FS_WALKS = ["baseline-no-world-writable", "baseline-no-new-setuid"]  # kind fs_walk: one walk for both
-
-
-@pytest.mark.parametrize("check_id", FS_WALKS)
-def test_the_shared_baseline_walk_that_cannot_walk_is_unknown_and_a_vanished_file_is_not(check_id, tmp_path):
+@pytest.mark.parametrize("check_id", WALKS)
+def test_a_baseline_walk_that_cannot_walk_is_unknown_and_a_vanished_file_is_not(check_id, tmp_path):
     check = next(c for c in C.baseline_checks() if c.id == check_id)
+    kind, tools, found = WALKS[check_id]
+    assert check.kind == kind
     script = C._plan(check, check.spec).script
 
     def verdict(find_body: str | None) -> str:
         sub = tmp_path / str(abs(hash(find_body)))
         sub.mkdir()
-        path = only_tools(sub, "awk", **({"fake": {"find": find_body}} if find_body else {}))
+        path = only_tools(sub, *tools, **({"fake": {"find": find_body}} if find_body else {}))
         p = subprocess.run(["/bin/sh", "-c", script], capture_output=True, text=True, env={"PATH": path})
         res = CommandResult(("sh",), p.returncode, p.stdout, p.stderr, 0.0, "here")
         return C._judge(check, check.spec, res, 180.0, "here", 0.0).status
-
-    assert verdict(None) == "unknown"  # find is not there
-    assert verdict("echo \"find: '/etc/x': Input/output error\"; exit 1") == "unknown"
-    assert verdict("kill -9 $$") == "unknown"
-    # a file that went away during the walk is no reason to give up
-    assert verdict("echo \"find: '/var/lib/x/tmp.1': No such file or directory\"; exit 1") == "pass"
-    assert verdict("exit 0") == "pass"
-    # what a failing walk found is still an observation
-    assert verdict("echo '4777 regular file|/etc/evil'; echo \"find: '/x': Input/output error\"; exit 1") == "fail"
-
-
-@pytest.mark.parametrize("check_id", WALKS)
-def test_a_baseline_walk_that_cannot_walk_is_unknown_and_a_vanished_file_is_not(check_id, tmp_path):
-    spec = {"run": _walk(check_id), "stdout_regex": r"\A\s*\Z"}
-    check = CheckSpec(check_id, "security", "t", "command", {})
-
-    def verdict(find_body: str | None) -> str:
-        sub = tmp_path / str(abs(hash(find_body)))
-        sub.mkdir()
-        path = only_tools(sub, "awk", "grep", **({"fake": {"find": find_body}} if find_body else {}))
-        p = subprocess.run(["/bin/sh", "-c", spec["run"]], capture_output=True, text=True, env={"PATH": path})
-        res = CommandResult(("sh",), p.returncode, p.stdout, p.stderr, 0.0, "here")
-        return C._judge(check, spec, res, 180.0, "here", 0.0).status
 
     assert verdict(None) == "unknown"  # find is not there
     assert verdict("echo \"find: '/etc/x': Input/output error\" >&2; exit 1") == "unknown"
@@ -180,7 +158,7 @@ def test_a_baseline_walk_that_cannot_walk_is_unknown_and_a_vanished_file_is_not(
     assert verdict("echo \"find: '/var/lib/x/tmp.1': No such file or directory\" >&2; exit 1") == "pass"
     assert verdict("exit 0") == "pass"
     # what a failing walk found is still an observation
-    assert verdict("echo /etc/evil; echo \"find: '/x': Input/output error\" >&2; exit 1") == "fail"
+    assert verdict(found + "; echo \"find: '/x': Input/output error\" >&2; exit 1") == "fail"
 
 
 # -- file and files -------------------------------------------------------------------------
