@@ -21,6 +21,10 @@ from .templating import ENV
 
 DESKTOP_USER = "alex"
 TOKEN_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
+# Parameters marked ``prepare: true`` shape a recipe's prepared (healthy) stage, which seats
+# share (labctl/faults/prepared.py): they are drawn from this many draws per variant, not per
+# seat; a seat's seed picks one of them. The other parameters are drawn per seat.
+PREPARED_POOL = 2
 
 
 @dataclass(frozen=True)
@@ -52,8 +56,12 @@ def draw(fault: Fault, seed: int, variant: str | None = None) -> Draw:
     else:
         chosen = fault.variant(variant)
     values: dict[str, Any] = {}
+    pool = pool_index(fault, seed)
     for p in fault.parameters:
-        rng = _rng(seed, fault.id, "param", p.name)
+        if p.prepare:
+            rng = _rng(pool, fault.id, chosen.id, "prepared-param", p.name)
+        else:
+            rng = _rng(seed, fault.id, "param", p.name)
         if p.kind == "choice":
             values[p.name] = rng.choice(p.values)
         elif p.kind == "int":
@@ -66,6 +74,27 @@ def draw(fault: Fault, seed: int, variant: str | None = None) -> Draw:
     values.update(render_value(chosen.params, {"params": dict(values)}, f"{fault.manifest}: variant {chosen.id}"))
     values["variant"] = chosen.id
     return Draw(fault=fault.id, variant=chosen.id, seed=seed, params=values)
+
+
+def pool_index(fault: Fault, seed: int) -> int:
+    """Which of its variant's pooled draws a seat's seed picks (0 .. PREPARED_POOL-1)."""
+    return _rng(seed, fault.id, "pool").randrange(PREPARED_POOL)
+
+
+def prepare_values(fault: Fault, d: Draw) -> dict[str, Any]:
+    """What a recipe's prepare stage gets: the ``prepare: true`` parameters, the variant's own
+    values that depend on nothing else, and the variant. Everything else is drawn per seat and
+    reaches the inject, fix and repair steps only."""
+    shaping = {p.name for p in fault.parameters if p.prepare}
+    out = {k: v for k, v in d.params.items() if k in shaping}
+    chosen = fault.variant(d.variant)
+    for k, raw in chosen.params.items():
+        try:
+            out[k] = render_value(raw, {"params": dict(out)}, f"{fault.manifest}: variant {chosen.id}")
+        except ConfigError:
+            pass  # refers to a per-seat value: not the prepare stage's
+    out["variant"] = d.variant
+    return out
 
 
 _env = ENV

@@ -10,6 +10,8 @@ means editing a registry.
 
 from __future__ import annotations
 
+import dataclasses
+
 import functools
 import re
 from dataclasses import dataclass, field
@@ -43,6 +45,9 @@ class ParameterSpec:
     values: tuple[Any, ...] = ()
     k: int = 1
     length: int = 8
+    # Shapes the prepared (healthy) stage: drawn from the variant's small pool, not per seat,
+    # so that seats can share one prepared state (labctl/faults/prepared.py).
+    prepare: bool = False
 
 
 @dataclass(frozen=True)
@@ -157,6 +162,11 @@ def schema() -> dict:
 
 
 def _param(name: str, raw: dict, file: Path) -> ParameterSpec:
+    spec = _param_kind(name, raw, file)
+    return dataclasses.replace(spec, prepare=bool(raw.get("prepare", False)))
+
+
+def _param_kind(name: str, raw: dict, file: Path) -> ParameterSpec:
     if "choice" in raw:
         return ParameterSpec(name, "choice", tuple(raw["choice"]))
     if "int" in raw:

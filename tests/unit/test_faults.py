@@ -13,7 +13,7 @@ import yaml
 from labctl.errors import ConfigError, GuestError, NotFoundError
 from labctl.faults import checks
 from labctl.faults.checks import CheckReport, CheckResult, run_check, run_checks
-from labctl.faults.draw import draw, priority, render_ticket
+from labctl.faults.draw import PREPARED_POOL, draw, pool_index, prepare_values, priority, render_ticket
 from labctl.faults.manifest import Catalog, CheckSpec, load_fault
 from labctl.faults.testing import FaultTestReport, StepResult, junit_xml
 from labctl.guest import Channel, CommandResult
@@ -118,9 +118,26 @@ def test_check_restricted_to_unknown_variant_is_refused(recipe):
 def test_draw_is_reproducible_and_seeds_differ():
     f = Catalog(FAULTS).get("disk-full")
     assert draw(f, 5) == draw(f, 5)
-    draws = {(d.variant, d.params["doc_token"]) for d in (draw(f, s) for s in range(40))}
-    assert len({v for v, _ in draws}) == len(f.variants), "every variant comes up over 40 seeds"
-    assert len(draws) > 30, "tokens differ from seed to seed"
+    draws = [draw(f, s) for s in range(40)]
+    assert {d.variant for d in draws} == {v.id for v in f.variants}, "every variant comes up over 40 seeds"
+    per_seat = {(d.params["download_name"], d.params["trash_name"], d.params["cache_app"]) for d in draws}
+    assert len(per_seat) > 15, "per-seat parameters differ from seed to seed"
+    # doc_token is `prepare: true`: drawn from the variant's pool, shared by the seats of one prepared state.
+    pooled = {(d.variant, d.params["doc_token"]) for d in draws}
+    assert len(pooled) == len(f.variants) * PREPARED_POOL
+    assert len({t for _, t in pooled}) == len(pooled), "each pooled draw has its own token"
+
+
+def test_prepare_values_hold_only_what_shapes_the_prepared_stage():
+    f = Catalog(FAULTS).get("disk-full")
+    d = draw(f, 7, "trash")
+    got = prepare_values(f, d)
+    assert got == {"doc_token": d.params["doc_token"], "variant": "trash"}, \
+        "filler_name refers to trash_name, a per-seat value: not the prepare stage's"
+    d = draw(f, 7, "runaway-log")
+    assert prepare_values(f, d)["filler_name"] == "debug.log"  # a variant's own constant is
+    seeds = {pool_index(f, s) for s in range(20)}
+    assert seeds == set(range(PREPARED_POOL))
 
 
 def test_forced_variant_and_templated_variant_params():
