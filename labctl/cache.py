@@ -6,8 +6,10 @@ The cache (``cache_dir``) holds built images (``images/<name>/<hash>/``, see
 use today), *stale* (an older recipe, domain template or seat size) or *broken*
 (a build or warm state that never finished, or lost a file). Machines on the
 host are layers on a build and its warm states, so an entry a machine still
-uses is never removed, whatever its status. Prepared states (issue 15) will be
-a third kind here.
+uses is never removed, whatever its status. A third kind, fault recipes' prepared
+states (``prepared/<image>/<key>/``, see :mod:`labctl.faults.prepared`), are
+layers on a warm state; one is current only on the day it was made, for today's
+recipe, warm state and prepare contract, and in use while a seat made from it exists.
 """
 
 from __future__ import annotations
@@ -24,11 +26,11 @@ from . import images
 from .config import Config
 from .machines.inventory import ImageUser
 from .machines.spec import DOMAIN_TEMPLATE
-from .machines.states import Golden, warm_key
+from .machines.states import Golden, Prepared, warm_key
 from .ports import state_lock
 
 CURRENT, STALE, BROKEN = "current", "stale", "broken"
-IMAGE, WARM = "image", "warm state"
+IMAGE, WARM, PREPARED = "image", "warm state", "prepared state"
 # A build folder touched more recently than this may belong to a build running now (builds take no lock).
 BUILDING_SECONDS = 30 * 60
 IMAGE_FILES = ("image.json", "disk.qcow2", "vmlinuz", "initrd.img")
@@ -38,9 +40,9 @@ IMAGE_FILES = ("image.json", "disk.qcow2", "vmlinuz", "initrd.img")
 class Entry:
     """One cached artefact: a built image or a warm state."""
 
-    kind: str  # IMAGE or WARM
+    kind: str  # IMAGE, WARM or PREPARED
     image: str
-    key: str  # a build's recipe hash, or a warm state's key
+    key: str  # a build's recipe hash, or a warm or prepared state's key
     folder: Path
     size_bytes: int  # allocated on disk (sparse files count what they hold)
     status: str  # CURRENT, STALE or BROKEN
@@ -48,6 +50,7 @@ class Entry:
     made_at: str = ""
     users: tuple[str, ...] = ()  # machines on this host that run on it
     problem: str = ""  # what is wrong with a broken entry
+    what: str = ""  # a prepared state's fault and variant
 
     @property
     def in_use(self) -> bool:
@@ -57,7 +60,7 @@ class Entry:
         return {"kind": self.kind, "image": self.image, "key": self.key, "digest": self.digest,
                 "status": self.status, "in_use": self.in_use, "users": list(self.users),
                 "size_bytes": self.size_bytes, "made_at": self.made_at, "path": str(self.folder),
-                "problem": self.problem}
+                "problem": self.problem, **({"what": self.what} if self.what else {})}
 
 
 @dataclass(frozen=True)
@@ -244,6 +247,45 @@ def inspect(cfg: Config, users: Iterable[ImageUser], *, accel: str | None = None
             out.append(Entry(kind=WARM, image=name, key=key, folder=folder, size_bytes=allocated_bytes(folder),
                              status=status, digest=digest, made_at=_stamp(folder / "golden.json")
                              if g else _stamp(folder), users=using, problem=problem))
+    out.extend(_prepared_entries(cfg, users, recipes))
+    return out
+
+
+def _prepared_entries(cfg: Config, users: Iterable[ImageUser], recipes: "_Recipes") -> list[Entry]:
+    from .faults.prepared import MACHINE_PREFIX, contract_hash, today
+    from .faults.provenance import folder_hash
+
+    root = cfg.cache_dir / "prepared"
+    if not root.is_dir():
+        return []
+    by_key: dict[str, list[str]] = {}
+    for u in users:
+        if u.prepared:
+            by_key.setdefault(u.prepared, []).append(u.machine)
+        elif u.machine.startswith(MACHINE_PREFIX):
+            by_key.setdefault(u.machine, []).append(u.machine)  # a prepared state being made now
+    contract, day, recipe_hashes = contract_hash(), today(), {}
+    out = []
+    for folder in sorted(p for p in root.glob("*/*") if p.is_dir()):
+        name = folder.parent.name
+        key = folder.name.removeprefix(".").removesuffix(".part")
+        p = Prepared.load(folder)
+        using = tuple(sorted(set(by_key.get(key, []) + by_key.get(MACHINE_PREFIX + key[:8], []))))
+        if p is None:
+            problem = ("unfinished prepared state (its process stopped, or it is being made now)"
+                       if folder.name.endswith(".part") else "prepared.json or a saved file is missing")
+            out.append(Entry(kind=PREPARED, image=name, key=key, folder=folder, size_bytes=allocated_bytes(folder),
+                             status=BROKEN, made_at=_stamp(folder), users=using, problem=problem))
+            continue
+        meta = p.meta
+        fault_dir = cfg.faults_dir / str(meta.get("fault", ""))
+        if fault_dir not in recipe_hashes:
+            recipe_hashes[fault_dir] = folder_hash(fault_dir) if (fault_dir / "fault.yaml").is_file() else None
+        current = (meta.get("day") == day and meta.get("contract") == contract
+                   and meta.get("recipe") == recipe_hashes[fault_dir] and meta.get("warm") in recipes.warm_keys(name))
+        out.append(Entry(kind=PREPARED, image=name, key=key, folder=folder, size_bytes=allocated_bytes(folder),
+                         status=CURRENT if current else STALE, made_at=str(meta.get("made", "")), users=using,
+                         what=f"{meta.get('fault')}/{meta.get('variant')}"))
     return out
 
 
@@ -327,6 +369,7 @@ def prune(cfg: Config, users: Iterable[ImageUser], *, accel: str | None = None, 
         decisions = tuple(plan(inspect(cfg, users, accel=accel), all_stale=all_stale))
         if dry_run:
             return PruneResult(decisions, (), True)
-        # Warm states first: they are layers on the builds.
-        order = sorted((d for d in decisions if d.remove), key=lambda d: d.entry.kind != WARM)
+        # Prepared states first, then warm states: each is a layer on the next.
+        rank = {PREPARED: 0, WARM: 1, IMAGE: 2}
+        order = sorted((d for d in decisions if d.remove), key=lambda d: rank[d.entry.kind])
         return PruneResult(decisions, tuple(_remove(d.entry) for d in order), False)

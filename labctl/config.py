@@ -50,6 +50,8 @@ class Config:
     default_image: str = "workstation"
     boot_timeout: float = 240.0
     warm_start: bool = True
+    # Seats of a session start from their fault's prepared state (labctl/faults/prepared.py).
+    prepared_states: bool = True
     images_dir: Path = field(default_factory=lambda: _project_root() / "images")
     faults_dir: Path = field(default_factory=lambda: _project_root() / "faults")
     scenarios_dir: Path = field(default_factory=lambda: _project_root() / "scenarios")
@@ -72,7 +74,7 @@ _FIELDS = {f.name: f for f in dataclasses.fields(Config) if f.name != "source"}
 _PATH_FIELDS = {"state_dir", "cache_dir", "images_dir", "faults_dir", "scenarios_dir"}
 _INT_FIELDS = {"port_min", "port_max", "seat_memory_mib", "seat_vcpus"}
 _FLOAT_FIELDS = {"boot_timeout"}
-_BOOL_FIELDS = {"warm_start"}
+_BOOL_FIELDS = {"warm_start", "prepared_states"}
 
 
 def _coerce(name: str, value: Any, where: str) -> Any:

@@ -46,10 +46,13 @@ def allocate(services: Iterable[str], used: set[int], first: int, last: int,
 
 
 @contextmanager
-def state_lock(state_dir: Path) -> Iterator[None]:
-    """Serialise operations that allocate ports or names across processes."""
+def state_lock(state_dir: Path, name: str = ".lock") -> Iterator[None]:
+    """Serialise operations that allocate ports or names across processes (and threads).
+
+    ``name``: another lock file in the same folder, for a narrower lock (one prepared state).
+    """
     state_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(state_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(state_dir / name, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

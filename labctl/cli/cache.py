@@ -10,12 +10,9 @@ from .. import cache
 from ..errors import LabError
 from .common import echo_json, get_config, json_option, table
 
-PREPARED_NOTE = "prepared states (one per fault): none yet; they will be listed here once labctl saves them"
-
-
 @click.group("cache")
 def command() -> None:
-    """Show and prune built images and warm states kept in the cache."""
+    """Show and prune built images, warm states and faults' prepared states kept in the cache."""
 
 
 def _host(cfg):
@@ -37,7 +34,7 @@ def _mib(n: int) -> str:
 @json_option
 @click.pass_context
 def list_(ctx: click.Context, as_json: bool) -> None:
-    """Show every cached image build and warm state: size, status, which machines use it."""
+    """Show every cached image build, warm state and prepared state: size, status, which machines use it."""
     cfg = get_config(ctx)
     users, accel = _host(cfg)
     entries = cache.inspect(cfg, users, accel=accel)
@@ -45,18 +42,18 @@ def list_(ctx: click.Context, as_json: bool) -> None:
         echo_json({"cache_dir": str(cfg.cache_dir),
                    "images": [e.as_dict() for e in entries if e.kind == cache.IMAGE],
                    "warm_states": [e.as_dict() for e in entries if e.kind == cache.WARM],
-                   "prepared_states": []})
+                   "prepared_states": [e.as_dict() for e in entries if e.kind == cache.PREPARED]})
         return
     if not entries:
         click.echo(f"the cache ({cfg.cache_dir}) is empty")
     else:
-        click.echo(table([[e.kind, e.image, e.key or "-", _mib(e.size_bytes), e.made_at or "-",
+        click.echo(table([[e.kind, e.image + (f" {e.what}" if e.what else ""), e.key or "-", _mib(e.size_bytes),
+                           e.made_at or "-",
                            e.status + (f" ({e.problem})" if e.problem else ""),
                            ", ".join(e.users) or "-"] for e in entries],
                          ["KIND", "IMAGE", "KEY", "MIB", "MADE", "STATUS", "IN USE BY"]))
         total = sum(e.size_bytes for e in entries)
         click.echo(f"\n{len(entries)} entries, {_mib(total)} MiB on disk under {cfg.cache_dir}")
-    click.echo(PREPARED_NOTE)
 
 
 @command.command("prune")

@@ -28,9 +28,10 @@ from ..seats import SeatManager, domain_name
 from ..server import company_user, user_parts
 from ..guest import Channel
 from .checks import CheckReport, protected_paths, run_checks, take_snapshot, unreachable_report
-from .draw import Draw, context, draw, new_seed, render_ticket
+from .draw import Draw, context, draw, new_seed, prepare_values, render_ticket
 from .manifest import Catalog, Fault, RepairSpec
 from .playbook import CLEANUP_SCRIPT, PlaybookResult, run_playbook
+from .prepared import PreparedStates
 
 Progress = Callable[[str], None]
 
@@ -95,6 +96,7 @@ class FaultEngine:
         self.cfg = cfg
         self.seats = seats or SeatManager(cfg)
         self.catalog = catalog or Catalog(cfg.faults_dir)
+        self.prepared = PreparedStates(cfg, self.seats)
 
     def lock(self, seat: str):
         """Hold a seat for a sequence of changes (inject, fix, a whole fault test)."""
@@ -149,6 +151,10 @@ class FaultEngine:
         if info.status != "running":
             raise GuestError(f"seat '{seat}' is {info.status}", hint=f"start it: labctl seat start {seat}")
         run_dir = self.run_dir(seat, fault.id, step)
+        if step == "prepare":
+            # The prepare stage gets what shapes the prepared environment and nothing drawn per
+            # seat, on a seat as on a prepared state (labctl/faults/prepared.py).
+            d = Draw(fault=d.fault, variant=d.variant, seed=d.seed, params=prepare_values(fault, d))
         lab = {**context(d), "seat": seat, "fault": fault.id, "step": step}
         company = None
         if fault.company_server:
@@ -245,6 +251,22 @@ class FaultEngine:
                 self._server_state(seat, fault, "staged")
             return out
 
+    def prepared_base(self, image: str, fault_id: str, *, seed: int, variant: str | None,
+                      progress: Progress | None = None):
+        """The prepared state a new seat for this draw starts from (made if needed); None if the fault
+        has none (labctl/faults/prepared.py says which)."""
+        fault = self.catalog.get(fault_id)
+        return self.prepared.get(image, fault, draw(fault, seed, variant), progress=progress)
+
+    def holds_other_preparation(self, seat: str, fault_id: str, *, seed: int, variant: str | None) -> bool:
+        """Whether the seat was made from a prepared state other than this draw's: its pristine state
+        then holds another healthy stage, and the seat must be made again for this one."""
+        base = self.seats.info(seat).record.base
+        if not base:
+            return False
+        fault = self.catalog.get(fault_id)
+        return not self.prepared.matches(base, fault, draw(fault, seed, variant))
+
     def _check_image(self, seat: str, fault: Fault) -> None:
         """A recipe runs on its image and on images that extend it (desktop extends workstation)."""
         from .. import images
@@ -259,9 +281,20 @@ class FaultEngine:
                              hint=f"use a seat of image {fault.image} or of one that extends it")
 
     def _prepare(self, seat: str, fault: Fault, d: Draw, say: Progress) -> tuple[Draw, list[PlaybookResult]]:
+        base = self.seats.info(seat).record.base
         with self._rollback(seat, say):
-            say(f"seat {seat}: {fault.id} ({d.variant}): prepare")
-            res = self._step_ok(seat, fault, d, "prepare")
+            if base and self.prepared.matches(base, fault, d):
+                say(f"seat {seat}: {fault.id} ({d.variant}): prepared already (made from its prepared state)")
+                res = None
+            elif base:
+                raise FaultError(f"seat {seat} was made from the prepared state of {base.get('fault')} "
+                                 f"({base.get('variant')}): its pristine state holds that recipe's healthy stage, "
+                                 f"not the one {fault.id} ({d.variant}) needs",
+                                 hint=f"make the seat again for it: labctl seat destroy {seat} && labctl seat create "
+                                      f"{seat} (a session's reset-seat --new-fault does this itself)")
+            else:
+                say(f"seat {seat}: {fault.id} ({d.variant}): prepare")
+                res = self._step_ok(seat, fault, d, "prepare")
             self._snapshot(seat, fault, d)
             self._record(seat, d, "prepared")
         return d, [res] if res else []

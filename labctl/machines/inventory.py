@@ -31,7 +31,7 @@ def seat_machines(backend) -> Iterator[tuple[object, SeatRecord]]:
         if not dom.name().startswith(DOMAIN_PREFIX):
             continue
         rec = read_seat_record(backend, dom)
-        if rec is not None and rec.state not in ("golden", "rescue"):
+        if rec is not None and rec.state not in ("golden", "rescue", "prepared"):
             yield dom, rec
 
 
@@ -42,6 +42,7 @@ class ImageUser:
     machine: str  # the seat's name, or the domain's for a company server
     image: str
     digest: str
+    prepared: str = ""  # the key of the fault's prepared state it was made from, if any
 
 
 def image_users(backend) -> list[ImageUser]:
@@ -66,5 +67,5 @@ def image_users(backend) -> list[ImageUser]:
         except ET.ParseError:
             continue
         if rec.image:
-            out.append(ImageUser(rec.name or dom.name(), rec.image, rec.image_digest))
+            out.append(ImageUser(rec.name or dom.name(), rec.image, rec.image_digest, rec.base.get("key", "")))
     return sorted(out, key=lambda u: u.machine)

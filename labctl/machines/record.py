@@ -28,6 +28,9 @@ class SeatRecord:
     created: str = ""
     extra: dict[str, str] = field(default_factory=dict)
     company: bool = False  # wired to the lab's company server (labctl.server)
+    # Made from a fault's prepared state (labctl.faults.prepared): its key, fault, variant and
+    # the digest of the values its prepare stage had. Empty for a seat made from the warm state.
+    base: dict[str, str] = field(default_factory=dict)
 
     def to_xml(self, namespaced: bool = False) -> str:
         """The ``<seat>`` element; ``namespaced`` gives ``<labctl:seat xmlns:labctl=...>``.
@@ -45,6 +48,8 @@ class SeatRecord:
         ET.SubElement(root, ns + "fault", {"id": self.fault})
         if self.extra:
             ET.SubElement(root, ns + "extra", dict(sorted(self.extra.items())))
+        if self.base:
+            ET.SubElement(root, ns + "base", dict(sorted(self.base.items())))
         return ET.tostring(root, encoding="unicode")
 
     @classmethod
@@ -69,6 +74,7 @@ class SeatRecord:
             fault=attrs("fault").get("id", ""),
             extra=attrs("extra"),
             company=attrs("network").get("company") == "yes",
+            base=attrs("base"),
         )
 
 

@@ -114,3 +114,92 @@ def warm_folder(cache_dir: Path, image: str, key: str) -> Path:
 def warm_work_folder(final: Path) -> Path:
     """Where a warm state is made before it is renamed into ``final``: never loaded from."""
     return final.parent / f".{final.name}.part"
+
+
+# Part of every prepared state's key: bump it when what a prepared state holds changes.
+PREPARED_VERSION = "1"
+PREPARED_FILES = ("prepared.save", "prepared.qcow2")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A fault's prepared state: the image's warm state with a recipe's healthy stage run, saved.
+
+    Lives in ``<cache_dir>/prepared/<image>/<key>/``: ``prepared.qcow2`` (a layer
+    on the warm state's disk), ``prepared.save`` (the memory) and ``prepared.json``
+    (what was made, and each file's size and SHA-256). Seats are made from it as
+    from the warm state; it is never written to once made.
+    """
+
+    folder: Path
+    meta: dict
+
+    @property
+    def save(self) -> Path:
+        return self.folder / "prepared.save"
+
+    @property
+    def disk(self) -> Path:
+        return self.folder / "prepared.qcow2"
+
+    @property
+    def mac(self) -> str:
+        return str(self.meta.get("mac", ""))
+
+    @property
+    def key(self) -> str:
+        return str(self.meta.get("key", self.folder.name))
+
+    @classmethod
+    def load(cls, folder: Path) -> "Prepared | None":
+        """The state in ``folder`` if its record and both files are there (not yet checksummed)."""
+        try:
+            meta = json.loads((folder / "prepared.json").read_text())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(meta, dict) or not isinstance(meta.get("files"), dict):
+            return None
+        p = cls(folder=folder, meta=meta)
+        return p if p.save.is_file() and p.disk.is_file() else None
+
+    def problem(self) -> str:
+        """What is wrong with the saved files ("" when each has the size and SHA-256 recorded)."""
+        for name in PREPARED_FILES:
+            want = self.meta["files"].get(name) or {}
+            path = self.folder / name
+            try:
+                size = path.stat().st_size
+            except OSError:
+                return f"{name} is missing"
+            if size != want.get("size"):
+                return f"{name} is {size} bytes, {want.get('size')} were saved (truncated or changed)"
+            if file_sha256(path) != want.get("sha256"):
+                return f"{name} does not match its checksum"
+        return ""
+
+    @staticmethod
+    def write_meta(folder: Path, **meta) -> dict:
+        meta = {**meta, "files": {n: {"size": (folder / n).stat().st_size, "sha256": file_sha256(folder / n)}
+                                  for n in PREPARED_FILES}}
+        (folder / "prepared.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
+        return meta
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def prepared_key(*, warm: str, fault: str, recipe: str, contract: str, variant: str, values: str, day: str) -> str:
+    """A prepared state's key: the warm state it is a layer on, the recipe's content, the prepare
+    contract (labctl's own playbook plumbing), the variant, the values its prepare stage gets,
+    and the day (recipes date the user's files relative to the day they are made)."""
+    parts = [PREPARED_VERSION, warm, fault, recipe, contract, variant, values, day]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+
+
+def prepared_folder(cache_dir: Path, image: str, key: str) -> Path:
+    return cache_dir / "prepared" / image / key

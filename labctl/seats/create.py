@@ -21,7 +21,7 @@ from ..machines import throwaway
 from ..machines.disks import qemu_img_overlay
 from ..machines.record import SeatRecord
 from ..machines.spec import DOMAIN_TEMPLATE, domain_name, random_mac, render_domain_xml
-from ..machines.states import Golden, StateStore, warm_folder, warm_key, warm_work_folder
+from ..machines.states import Golden, Prepared, StateStore, warm_folder, warm_key, warm_work_folder
 from ..ports import allocate, port_is_free, state_lock
 from .credentials import Credentials, _ssh_keygen
 from .info import PROGRAMS_FILE, SeatInfo, validate_seat_name
@@ -33,16 +33,28 @@ FORWARDED = ("ssh", "rdp")
 Progress = Callable[[str], None]
 
 
+def base_record(base: Prepared | None) -> dict[str, str]:
+    """What a seat's record keeps of the prepared state it was made from."""
+    if base is None:
+        return {}
+    return {"key": base.key, "fault": str(base.meta.get("fault", "")), "variant": str(base.meta.get("variant", "")),
+            "values": str(base.meta.get("values", ""))}
+
+
 class Creation:
     """Making seats; part of :class:`labctl.seats.SeatManager` (needs ``cfg``, ``backend``)."""
 
     def create(self, seat: str, image: str | None = None, *, company: bool = False,
-               progress: Progress | None = None) -> SeatInfo:
+               base: Prepared | None = None, progress: Progress | None = None) -> SeatInfo:
         """Create a seat, boot it, personalise it and save its pristine state.
 
         ``company``: wire the seat to the lab's company server (started if it is
         not running) and make it a company laptop: VPN identity, lab CA, network
         folder (labctl.server, docs/network.md).
+
+        ``base``: start from a fault's prepared state (labctl.faults.prepared, a
+        layer on the image's warm state) instead of the warm state itself; the
+        seat's pristine state then holds that recipe's healthy stage.
 
         All or nothing: on any failure the domain, its disk and its ports are
         released, and the error is raised. A seat left half-made by a killed
@@ -58,6 +70,9 @@ class Creation:
         folder = self.folder(seat)
         started = time.monotonic()
         golden = self._golden(built, accel.accel, say) if self.cfg.warm_start else None
+        if base is not None and golden is None:
+            raise ConfigError("a seat made from a prepared state needs warm_start: true")
+        start_disk, start_save = (base.disk, base.save) if base else (golden.disk, golden.save) if golden else (None, None)
         guestfwd: tuple[str, ...] = ()
         server = None
         if company:
@@ -91,7 +106,8 @@ class Creation:
             creds = Credentials.generate()
             record = SeatRecord(name=seat, state="creating", image=built.name, image_digest=built.digest,
                                 listen=self.cfg.listen, ports=ports, company=company,
-                                created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+                                created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                base=base_record(base))
             try:
                 # QEMU runs as its own user and must reach the disk; secrets in here are 0600.
                 folder.mkdir(parents=True)
@@ -101,7 +117,7 @@ class Creation:
                 # The first boot writes to pristine.qcow2; once the pristine state is
                 # saved it is frozen, and the seat runs on disk.qcow2 on top of it.
                 disk = StateStore(folder).pristine.disk
-                qemu_img_overlay(golden.disk if golden else built.disk, disk)
+                qemu_img_overlay(start_disk or built.disk, disk)
                 _ssh_keygen(folder / "id_ed25519", comment=f"labctl-{seat}")
                 xml = render_domain_xml(seat=seat, accel=accel.accel, image=built, disk=disk,
                                         console_log=folder / "console.log", listen=self.cfg.listen,
@@ -116,10 +132,12 @@ class Creation:
 
         try:
             if golden:
-                say(f"seat {seat}: starting from the warm state of image {built.name} {built.digest}")
+                say(f"seat {seat}: starting from the "
+                    + (f"prepared state of {base.meta.get('fault')} ({base.meta.get('variant')})" if base else
+                       "warm state") + f" of image {built.name} {built.digest}")
                 with timing.phase("seat: warm start (restore the image's saved guest)"):
                     boot = StateStore(folder).warm_boot
-                    saveimage.clone_with_xml(golden.save, boot, self.backend.xml(dom, secure=True, inactive=True))
+                    saveimage.clone_with_xml(start_save, boot, self.backend.xml(dom, secure=True, inactive=True))
                     self.backend.restore(str(boot), None)
                     boot.unlink()
                     dom = self.backend.get(domain_name(seat))
@@ -167,6 +185,39 @@ class Creation:
             raise
         say(f"seat {seat}: ready in {time.monotonic() - started:.1f} s")
         return self.info(seat)
+
+    def scratch(self, image: str, name: str, disk, *, progress: Progress | None = None) -> tuple[object, Golden]:
+        """A machine restored from the image's warm state onto a new layer ``disk``, running, clock set
+        and random generator reseeded: what a fault's prepared state is made on (labctl.faults.prepared).
+
+        No ports, no seat identity (it keeps the warm state's); the caller saves or removes it.
+        If it does not come up, its domain is removed before the error is raised.
+        """
+        built = images.find_built(self.cfg, image)
+        accel = self.accel().accel
+        golden = self._golden(built, accel, progress or (lambda _m: None))
+        qemu_img_overlay(golden.disk, disk)
+        record = SeatRecord(name=name, state="prepared", image=built.name, image_digest=built.digest,
+                            listen="127.0.0.1", ports={})
+        xml = render_domain_xml(seat=name, accel=accel, image=built, disk=disk, console_log=disk.parent / "console.log",
+                                listen="127.0.0.1", ports={}, vnc_password=secrets.token_hex(4), mac=golden.mac,
+                                memory_mib=self.memory_mib(built.name), vcpus=self.cfg.seat_vcpus, record=record)
+        old = self.backend.lookup(domain_name(name))
+        if old is not None:
+            self.backend.undefine(old)
+        dom = self.backend.define(xml)
+        try:
+            boot = disk.parent / "warm.save"
+            saveimage.clone_with_xml(golden.save, boot, self.backend.xml(dom, secure=True, inactive=True))
+            self.backend.restore(str(boot), None)
+            boot.unlink()
+            dom = self.backend.get(domain_name(name))
+            self._after_restore(dom, strict=True)
+            self.backend.wait_for_agent(dom, self.cfg.boot_timeout)
+        except BaseException:
+            self.backend.undefine(self.backend.lookup(domain_name(name)) or dom)
+            raise
+        return dom, golden
 
     def _programs_listing(self, golden: "Golden | None", dom) -> dict[str, str]:
         """The image's programs as a new seat has them: listed once per warm state and kept beside

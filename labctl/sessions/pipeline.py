@@ -177,10 +177,11 @@ class Pipeline:
         todo = [x for x in rows if x.progress != "ticket-issued" or self.core._machine(x.name) != "running"]
         if todo:
             self.core.seats.warm_up(s.scenario.image, progress=say)
+        bases = self._bases(s, todo, say, parallel)
         errors: dict[str, str] = {}
         tally = timing.Tally(len(todo), "seats ready (machine, fault, ticket)", say)
         with ThreadPoolExecutor(max_workers=max(1, parallel or default_parallel())) as pool:
-            futures = {pool.submit(self._converge, s, x, say): x.name for x in todo}
+            futures = {pool.submit(self._converge, s, x, say, bases): x.name for x in todo}
             for fut in as_completed(futures):
                 seat = futures[fut]
                 try:
@@ -219,21 +220,51 @@ class Pipeline:
             r.set_seat_error(seat.id, error)
             r.add_event(s.id, "error", f"{seat.name}: {error}", seat.name)
 
-    def _converge(self, s: SessionRow, seat: SeatRow, say: Progress) -> None:
+    def _bases(self, s: SessionRow, rows: list[SeatRow], say: Progress, parallel: int | None) -> dict[str, Any]:
+        """The prepared state each seat still to be made starts from, made first (each once, in parallel):
+        the seat, or its error when its prepared state could not be made."""
+        new = [x for x in rows if self.core._machine(x.name) in ("missing", "half-made")]
+        out: dict[str, Any] = {}
+        if not new:
+            return out
+        with ThreadPoolExecutor(max_workers=max(1, parallel or default_parallel())) as pool:
+            futures = {pool.submit(self._base, s, x, say): x.name for x in new}
+            for fut in as_completed(futures):
+                try:
+                    out[futures[fut]] = fut.result()
+                except LabError as exc:
+                    out[futures[fut]] = exc
+        return out
+
+    def _base(self, s: SessionRow, seat: SeatRow, say: Progress) -> Any:
+        with timing.phase("session: the seat's prepared state (made or found)"):
+            return self.core.engine.prepared_base(s.scenario.image or self.core.cfg.default_image, seat.fault,
+                                                  seed=seat.seed, variant=seat.variant, progress=say)
+
+    def _converge(self, s: SessionRow, seat: SeatRow, say: Progress, bases: dict[str, Any] | None = None) -> None:
         try:
-            self._converge_steps(s, seat, say)
+            self._converge_steps(s, seat, say, bases or {})
         except LabError as exc:
             self._set_error(s, seat, exc.message)
             raise
 
-    def _converge_steps(self, s: SessionRow, seat: SeatRow, say: Progress) -> None:
+    def _converge_steps(self, s: SessionRow, seat: SeatRow, say: Progress, bases: dict[str, Any]) -> None:
         seats, engine = self.core.seats, self.core.engine
         machine = self.core._machine(seat.name)
+        if machine not in ("missing", "half-made") and not seat.reached("ticket-issued") \
+                and engine.holds_other_preparation(seat.name, seat.fault, seed=seat.seed, variant=seat.variant):
+            say(f"seat {seat.name}: made from another fault's prepared state; making it again")
+            seats.destroy(seat.name)
+            machine = "missing"
         if machine in ("missing", "half-made"):
             if seat.reached("seat-created"):
                 say(f"seat {seat.name}: the machine is gone; making it again")
+            base = bases[seat.name] if seat.name in bases else self._base(s, seat, say)
+            if isinstance(base, LabError):
+                raise base
             say(f"seat {seat.name}: creating")
-            seats.create(seat.name, s.scenario.image, company=self.core._needs_company(seat.fault), progress=say)
+            seats.create(seat.name, s.scenario.image, company=self.core._needs_company(seat.fault), base=base,
+                         progress=say)
             self._set_progress(s, seat, "seat-created")
             seat = self._reload(seat)
         else:
@@ -305,10 +336,16 @@ class Pipeline:
             d = self._redraw(s, seat, others, redraws)
             seat = dataclasses.replace(seat, fault=d.fault, variant=d.variant, seed=d.seed)
         machine = self.core._machine(seat.name)
+        if machine not in ("missing", "half-made") and self.core.engine.holds_other_preparation(
+                seat.name, seat.fault, seed=seat.seed, variant=seat.variant):
+            # Its pristine state holds the old fault's healthy stage: a reset would keep it.
+            say(f"seat {seat.name}: made from {old.fault}'s prepared state; making it again for {seat.fault}")
+            self.core.seats.destroy(seat.name)
+            machine = "missing"
         if machine in ("missing", "half-made"):
             say(f"seat {seat.name}: the machine is gone; making it again")
             self.core.seats.create(seat.name, s.scenario.image, company=self.core._needs_company(seat.fault),
-                                   progress=say)
+                                   base=self._base(s, seat, say), progress=say)
         else:
             say(f"seat {seat.name}: back to pristine")
             self.core.seats.reset(seat.name)

@@ -50,13 +50,15 @@ class FakeSeats:
         self.screenshots: list[str] = []
         self.images: dict[str, str | None] = {}  # name -> image asked for
         self.warmed: list[str | None] = []
+        self.bases: dict[str, object] = {}  # name -> prepared state it was made from
 
     def warm_up(self, image=None, *, progress=None):
         self.warmed.append(image)
         return None
 
-    def create(self, name, image=None, *, company=False, progress=None):
+    def create(self, name, image=None, *, company=False, base=None, progress=None):
         self.images[name] = image
+        self.bases[name] = base
         if name in self.fail_create:
             from labctl.errors import HostError
 
@@ -107,6 +109,7 @@ class FakeEngine:
         self.groups: dict[str, dict[str, str]] = {}
         self.injected: list[tuple[str, str, str]] = []
         self.fail_inject: set[str] = set()
+        self.made_bases: list[tuple[str, str]] = []
 
     def inject(self, seat, fault_id, *, seed=None, variant=None, progress=None):
         info = self.seats.info(seat)
@@ -126,6 +129,15 @@ class FakeEngine:
     def current(self, seat):
         self.seats.info(seat)
         return self.state.get(seat)
+
+    def prepared_base(self, image, fault_id, *, seed, variant, progress=None):
+        """A stand-in for a prepared state: which draw it was made for."""
+        self.made_bases.append((fault_id, variant))
+        return ("prepared", fault_id, variant)
+
+    def holds_other_preparation(self, seat, fault_id, *, seed, variant):
+        base = self.seats.bases.get(seat)
+        return base is not None and base != ("prepared", fault_id, variant)
 
     def fix(self, seat):
         self.fixed.add(seat)

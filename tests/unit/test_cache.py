@@ -299,7 +299,7 @@ def test_cli_list_json_has_every_kind(cfg, run):
     assert [(w["status"], w["in_use"]) for w in data["warm_states"]] == [("stale", True)]
     assert data["prepared_states"] == []
     text = run("list").output
-    assert "desk1" in text and "prepared states" in text
+    assert "desk1" in text and "warm state" in text
 
 
 def test_cli_prune_without_yes_and_without_a_terminal_refuses(cfg, run):
@@ -330,3 +330,96 @@ def test_broken_warm_state_with_a_readable_record_is_kept_only_for_its_own_build
     assert entry.users == ("desk2",)
     cache.prune(cfg, other_build, accel="qemu")
     assert not lost.exists()
+
+
+# -- prepared states (labctl/faults/prepared.py) ------------------------------------------------------
+
+def prepared(cfg, key, *, warm_key_, fault="disk-full", day=None, recipe=None, contract=None, folder_name=None,
+             skip=()):
+    from labctl.faults.prepared import contract_hash, today
+    from labctl.faults.provenance import folder_hash
+    from labctl.machines.states import Prepared
+
+    folder = cfg.cache_dir / "prepared" / "ws" / (folder_name or key)
+    folder.mkdir(parents=True)
+    sparse(folder / "prepared.qcow2", written=MIB)
+    (folder / "prepared.save").write_bytes(b"p" * 8192)
+    if "prepared.json" not in skip:
+        Prepared.write_meta(folder, key=key, image="ws", warm=warm_key_, mac="52:54:00:00:00:01", fault=fault,
+                            variant="trash", values="v", day=day or today(),
+                            recipe=recipe or folder_hash(cfg.faults_dir / fault), contract=contract or contract_hash())
+    return folder
+
+
+@pytest.fixture
+def pcfg(cfg):
+    import dataclasses
+    from pathlib import Path
+
+    return dataclasses.replace(cfg, faults_dir=Path(__file__).resolve().parents[2] / "faults")
+
+
+def test_prepared_states_are_current_only_today_for_todays_recipe_and_warm_state(pcfg):
+    wk = current_warm_key(pcfg)
+    prepared(pcfg, "p" * 16, warm_key_=wk)
+    prepared(pcfg, "y" * 16, warm_key_=wk, day="2020-01-01")
+    prepared(pcfg, "r" * 16, warm_key_=wk, recipe="0" * 64)
+    prepared(pcfg, "w" * 16, warm_key_="0" * 12)
+    prepared(pcfg, "c" * 16, warm_key_=wk, contract="old")
+    prepared(pcfg, "h" * 16, warm_key_=wk, folder_name="." + "h" * 16 + ".part", skip=("prepared.json",))
+    got = {e.key: e for e in cache.inspect(pcfg, [], accel="qemu") if e.kind == cache.PREPARED}
+    assert {k[0]: e.status for k, e in got.items()} == {"p": "current", "y": "stale", "r": "stale", "w": "stale",
+                                                        "c": "stale", "h": "broken"}
+    assert got["p" * 16].what == "disk-full/trash"
+    assert "unfinished" in got["h" * 16].problem
+
+
+def test_prune_keeps_prepared_states_in_use_and_removes_them_first(pcfg):
+    wk = current_warm_key(pcfg)
+    used = prepared(pcfg, "u" * 16, warm_key_=wk, day="2020-01-01")
+    old = prepared(pcfg, "o" * 16, warm_key_=wk, day="2020-01-01")
+    today_ = prepared(pcfg, "t" * 16, warm_key_=wk)
+    users = [ImageUser("cls-01", "ws", digest(pcfg), prepared="u" * 16)]
+    res = cache.prune(pcfg, users, accel="qemu")
+    assert used.is_dir() and today_.is_dir() and not old.exists()
+    kept = {d.entry.key: d.reason for d in res.decisions if not d.remove}
+    assert kept["u" * 16] == "in use by cls-01" and kept["t" * 16] == "current"
+
+
+def test_a_prepared_state_is_checked_against_its_sizes_and_checksums(pcfg):
+    from labctl.machines.states import Prepared
+
+    folder = prepared(pcfg, "k" * 16, warm_key_=current_warm_key(pcfg))
+    p = Prepared.load(folder)
+    assert p is not None and p.problem() == ""
+    with open(folder / "prepared.save", "r+b") as fh:
+        fh.write(b"X")  # same size, other bytes
+    assert "checksum" in p.problem()
+    with open(folder / "prepared.save", "ab") as fh:
+        fh.truncate(100)
+    assert "truncated" in p.problem()
+    (folder / "prepared.qcow2").unlink()
+    assert Prepared.load(folder) is None
+
+
+def test_image_users_name_the_prepared_state_a_seat_was_made_from():
+    class Dom:
+        def __init__(self, name):
+            self._n = name
+
+        def name(self):
+            return self._n
+
+    rec = SeatRecord(name="cls-01", state="ready", image="ws", image_digest="d", listen="127.0.0.1", ports={},
+                     base={"key": "k" * 16, "fault": "disk-full", "variant": "trash", "values": "v"})
+    back = SeatRecord.from_xml(rec.to_xml())
+    assert back.base == rec.base
+
+    class Backend:
+        def list_domains(self):
+            return [Dom("labctl-cls-01")]
+
+        def get_metadata(self, dom):
+            return rec.to_xml()
+
+    assert image_users(Backend()) == [ImageUser("cls-01", "ws", "d", prepared="k" * 16)]

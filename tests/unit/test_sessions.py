@@ -471,6 +471,23 @@ def test_reset_seat_with_a_new_fault_replaces_the_ticket_and_keeps_its_history(l
         lib.reset_seat("c1", "c1-02", new_fault=True)
 
 
+def test_seats_start_from_their_draws_prepared_state_and_a_new_fault_remakes_the_seat(lab):
+    lib, seats, engine, tmp = lab
+    res, _ = made(lab)
+    # Every seat was made from the prepared state of its own draw, made before the seats.
+    assert {n: seats.bases[n] for n in seats.created} == {
+        st.seat: ("prepared", st.fault, st.variant) for st in res.seats}
+    assert sorted(engine.made_bases) == sorted((st.fault, st.variant) for st in res.seats)
+    # A new fault: the seat's pristine state holds the old healthy stage, so it is made again.
+    created = len(seats.created)
+    st = lib.reset_seat("c1", "c1-01", new_fault=True)
+    assert seats.created[created:] == ["c1-01"]
+    assert seats.bases["c1-01"] == ("prepared", st.fault, st.variant)
+    # The same fault again: a reset, no new machine.
+    lib.reset_seat("c1", "c1-01")
+    assert seats.created[created:] == ["c1-01"]
+
+
 def test_status_tells_time_left_and_when_the_last_check_ran(lab):
     lib, seats, engine, tmp = lab
     made(lab)
