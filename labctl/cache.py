@@ -348,6 +348,8 @@ def _remove(entry: Entry) -> Removal:
         errors.append(f"{path}: {getattr(exc, 'strerror', None) or exc}")
 
     shutil.rmtree(entry.folder, onerror=failed)  # onexc from Python 3.12 on; the project supports 3.11
+    if entry.kind == PREPARED and not errors:
+        (entry.folder.parent / f".{entry.key}.lock").unlink(missing_ok=True)
     left = allocated_bytes(entry.folder) if entry.folder.exists() else 0
     error = ""
     if errors:

@@ -45,6 +45,17 @@ def allocate(services: Iterable[str], used: set[int], first: int, last: int,
     return out
 
 
+def try_lock(path: Path) -> int | None:
+    """Take the lock file ``path`` if nobody holds it: its descriptor (close it to let go), else None."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
 @contextmanager
 def state_lock(state_dir: Path, name: str = ".lock") -> Iterator[None]:
     """Serialise operations that allocate ports or names across processes (and threads).

@@ -47,9 +47,11 @@ from typing import Callable
 from .. import images, timing
 from ..config import Config
 from ..errors import LabError
+from ..machines.inventory import image_users
 from ..machines.spec import domain_name
 from ..machines.states import Prepared, prepared_folder, prepared_key, warm_work_folder
-from ..ports import state_lock
+from ..machines.inventory import read_seat_record
+from ..ports import state_lock, try_lock
 from . import confine, playbook as playbook_mod
 from .draw import Draw, context, prepare_values
 from .manifest import Fault
@@ -62,6 +64,11 @@ MACHINE_PREFIX = "prep-"
 
 class PreparedError(LabError):
     pass
+
+
+def in_use(backend) -> set[str]:
+    """Keys of the prepared states the host's machines were made from (every lab's)."""
+    return {u.prepared for u in image_users(backend) if u.prepared}
 
 
 def contract_hash() -> str:
@@ -134,6 +141,27 @@ class PreparedStates:
                 return found
             return self._make(image, name, key, final, fault, d, say)
 
+    def _tidy(self, folder: Path, say: Progress) -> None:
+        """Remove this image's prepared states of other days that no machine was made from.
+
+        They are made again each day, so without this they would pile up in the cache
+        (about the seat's memory each); ``labctl cache prune`` removes the rest.
+        """
+        try:
+            used = in_use(self.seats.backend)
+        except LabError:
+            return
+        for old in folder.iterdir():
+            if not old.is_dir() or old.name.startswith(".") or old.name in used:
+                continue
+            p = Prepared.load(old)
+            if p is None or p.meta.get("day") == today():
+                continue
+            with state_lock(folder, f".{old.name}.lock"):
+                shutil.rmtree(old, ignore_errors=True)
+            (folder / f".{old.name}.lock").unlink(missing_ok=True)
+            say(f"removed the prepared state {old.name} of {p.meta.get('day')} (no machine was made from it)")
+
     def _usable(self, folder: Path, say: Progress, *, locked: bool = False) -> Prepared | None:
         """The state in ``folder`` if it is complete and matches its checksums.
 
@@ -159,7 +187,36 @@ class PreparedStates:
             shutil.rmtree(folder)
         return None
 
+    def _orphans(self, folder: Path, own: str, say: Progress) -> None:
+        """Remove machines left making a prepared state by a labctl process that was killed.
+
+        A machine making one holds its key's lock all along; one whose lock nobody
+        holds was left behind (about a seat's memory, running), with its ``.part`` folder.
+        """
+        backend = self.seats.backend
+        for dom in backend.list_domains():
+            rec = read_seat_record(backend, dom)
+            if rec is None or rec.state != "prepared" or not rec.name.startswith(MACHINE_PREFIX):
+                continue
+            short = rec.name.removeprefix(MACHINE_PREFIX)
+            if own.startswith(short):
+                continue  # ours: scratch() replaces it
+            locks = sorted(folder.parent.glob(f"*/.{short}*.lock"))  # of any image
+            fds = [try_lock(lk) for lk in locks]
+            try:
+                if locks and all(fd is not None for fd in fds):
+                    say(f"removing {dom.name()}, left making a prepared state by a labctl that stopped")
+                    backend.undefine(dom)
+                    for lk in locks:
+                        shutil.rmtree(lk.parent / f".{lk.name.removeprefix('.').removesuffix('.lock')}.part",
+                                      ignore_errors=True)
+            finally:
+                for fd in fds:
+                    if fd is not None:
+                        os.close(fd)
+
     def _make(self, image: str, name: str, key: str, final: Path, fault: Fault, d: Draw, say: Progress) -> Prepared:
+        self._orphans(final.parent, key, say)
         say(f"making the prepared state of {fault.id} ({d.variant}) on image {name} (once per variant and draw)")
         started = time.monotonic()
         work = warm_work_folder(final)
@@ -206,6 +263,7 @@ class PreparedStates:
                     pass
             shutil.rmtree(work, ignore_errors=True)
             raise
+        self._tidy(final.parent, say)
         secs = time.monotonic() - started
         timing.record("fault: make a prepared state", secs)
         say(f"prepared state of {fault.id} ({d.variant}) ready in {secs:.1f} s")

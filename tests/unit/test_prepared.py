@@ -111,3 +111,80 @@ def test_a_seat_holds_a_draws_healthy_stage_only_for_the_same_variant_and_pooled
     assert not ps.matches(base, f, other_pool)
     assert not ps.matches(base, f, draw(f, d.seed, "cache"))
     assert not ps.matches({}, f, d)
+
+
+def test_states_of_other_days_that_no_machine_uses_are_tidied_away(tmp_path):
+    from types import SimpleNamespace
+
+    from labctl.machines.record import SeatRecord
+
+    cfg = Config(state_dir=tmp_path / "state", cache_dir=tmp_path / "cache", faults_dir=FAULTS)
+    root = cfg.cache_dir / "prepared" / "ws"
+
+    def state(key, day):
+        folder = root / key
+        folder.mkdir(parents=True)
+        for n in ("prepared.qcow2", "prepared.save"):
+            (folder / n).write_bytes(b"x")
+        Prepared.write_meta(folder, key=key, day=day)
+        (root / f".{key}.lock").touch()
+        return folder
+
+    old, used, fresh = state("o" * 16, "2020-01-01"), state("u" * 16, "2020-01-01"), state("t" * 16, "2999-01-01")
+    from labctl.faults import prepared as mod
+
+    fresh_meta = Prepared.load(fresh).meta
+    fresh_meta["day"] = mod.today()
+    (fresh / "prepared.json").write_text(__import__("json").dumps(fresh_meta))
+    rec = SeatRecord(name="s1", state="ready", image="ws", image_digest="d", listen="127.0.0.1", ports={},
+                     base={"key": "u" * 16})
+    dom = SimpleNamespace(name=lambda: "labctl-s1")
+    backend = SimpleNamespace(list_domains=lambda: [dom], get_metadata=lambda _d: rec.to_xml())
+    said = []
+    PreparedStates(cfg, seats=SimpleNamespace(backend=backend))._tidy(root, said.append)
+    assert not old.exists() and not (root / f".{'o' * 16}.lock").exists()
+    assert used.is_dir() and fresh.is_dir()
+    assert said == [f"removed the prepared state {'o' * 16} of 2020-01-01 (no machine was made from it)"]
+
+
+def test_a_machine_left_making_a_state_by_a_killed_labctl_is_removed_one_being_made_is_not(tmp_path):
+    from types import SimpleNamespace
+
+    from labctl.machines.record import SeatRecord
+    from labctl.ports import state_lock
+
+    cfg = Config(state_dir=tmp_path / "state", cache_dir=tmp_path / "cache", faults_dir=FAULTS)
+    root = cfg.cache_dir / "prepared" / "ws"
+    root.mkdir(parents=True)
+    doms = {}
+    for key in ("a" * 16, "b" * 16):
+        (root / f".{key}.lock").touch()
+        (root / f".{key}.part").mkdir()
+        rec = SeatRecord(name=f"prep-{key[:8]}", state="prepared", image="ws", image_digest="d",
+                         listen="127.0.0.1", ports={})
+        doms[f"labctl-prep-{key[:8]}"] = rec.to_xml()
+    undefined = []
+    backend = SimpleNamespace(
+        list_domains=lambda: [SimpleNamespace(name=(lambda n=n: n)) for n in doms],
+        get_metadata=lambda d: doms[d.name()], undefine=lambda d: undefined.append(d.name()))
+    ps = PreparedStates(cfg, seats=SimpleNamespace(backend=backend))
+    held = threading.Event()
+    done = threading.Event()
+
+    def maker():  # another labctl, still making "b"
+        with state_lock(root, f".{'b' * 16}.lock"):
+            held.set()
+            done.wait(10)
+
+    t = threading.Thread(target=maker)
+    t.start()
+    held.wait(10)
+    try:
+        said = []
+        ps._orphans(root, "c" * 16, said.append)
+    finally:
+        done.set()
+        t.join()
+    assert undefined == [f"labctl-prep-{'a' * 8}"]
+    assert not (root / f".{'a' * 16}.part").exists() and (root / f".{'b' * 16}.part").is_dir()
+    assert said and "left making a prepared state" in said[0]
