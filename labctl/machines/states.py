@@ -5,12 +5,16 @@ state is saved on it, next to that state's saved memory:
 
     <cache_dir>/images/<image>/<hash>/disk.qcow2       the built image
       <- <cache_dir>/warm/<image>/<key>/golden.qcow2   the image's warm state (+ golden.save, golden.json)
+      <- <cache_dir>/prepared/<image>/<key>/prepared.qcow2
+                                                        a fault's prepared state, for seats of a session
+                                                        (+ prepared.save, prepared.json; see labctl.faults.prepared)
       <- <seat folder>/pristine.qcow2                   the seat as created (+ pristine.save)
       <- <seat folder>/<name>.qcow2                     checkpoints: fault test's "staged" and "broken" (+ <name>.save)
       <- <seat folder>/disk.qcow2                       the live overlay the machine runs on
 
 :class:`StateStore` names a machine's layers in its folder, :class:`Golden` and
-:func:`warm_folder` the image's warm state in the cache. The file names are those
+:func:`warm_folder` the image's warm state in the cache, :class:`Prepared` and
+:func:`prepared_folder` a fault's prepared state. The file names are those
 labctl has always used, so existing caches and seats stay valid.
 """
 
