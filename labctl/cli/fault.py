@@ -49,7 +49,7 @@ def list_(ctx, family, competency, os_, as_json) -> None:
     if as_json:
         echo_json([{**f.as_dict(), "origin": origin(f.folder, known)} for f in faults])
     elif not faults:
-        click.echo("no faults match")
+        click.echo("no faults match" if not broken else "no recipe that loads matches")
     else:
         click.echo(table([[f.id, ",".join(f.families), ",".join(f.competencies), f.os, str(f.difficulty),
                            f"L{f.level}", str(len(f.variants)), origin(f.folder, known), f.title] for f in faults],
@@ -59,9 +59,11 @@ def list_(ctx, family, competency, os_, as_json) -> None:
     # code says the catalogue is not clean.
     for fid, exc in sorted(broken.items()):
         click.secho(f"error: {fid}: {exc.message}", fg="red", err=True)
+        if exc.hint:
+            click.echo(f"  hint: {exc.hint}", err=True)
     if broken:
         click.echo(f"{len(broken)} recipe(s) not loaded: `labctl fault lint ID` says more", err=True)
-        ctx.exit(2)
+        ctx.exit(ConfigError.exit_code)
 
 
 @command.command("show")

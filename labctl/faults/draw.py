@@ -17,7 +17,7 @@ from jinja2 import TemplateError
 
 from ..errors import ConfigError
 from .manifest import LANGS, Fault
-from .templating import ENV
+from .templating import ENV, is_template
 
 DESKTOP_USER = "alex"
 TOKEN_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
@@ -109,7 +109,7 @@ def context(d: Draw, **extra: Any) -> dict[str, Any]:
 def render_value(value: Any, ctx: dict[str, Any], where: str) -> Any:
     """Render every string in a nested structure as a Jinja2 template (StrictUndefined)."""
     if isinstance(value, str):
-        if "{{" not in value and "{%" not in value:
+        if not is_template(value):
             return value
         try:
             return _env.from_string(value).render(ctx)

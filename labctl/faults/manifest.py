@@ -23,7 +23,7 @@ import yaml
 from .. import validation
 from . import hostside
 from .layout import MANIFEST, PLAYBOOKS
-from .templating import ENV
+from .templating import ENV, is_template
 from ..curriculum import COMPETENCIES, FAMILIES
 from ..errors import ConfigError, LabError, NotFoundError
 
@@ -296,41 +296,41 @@ def load_fault(folder: Path) -> Fault:
 
 
 def _parse_templates(folder: Path, file: Path, data: dict) -> None:
-    """Every string labctl renders later is parsed now, so a Jinja syntax error names its field at load."""
-    # Parse only: rendering needs a draw.
+    """Every templated string of the recipe is parsed now, so a Jinja syntax error names its field at load.
+
+    Parse only: rendering needs a draw. The whole manifest is walked, not only the fields
+    labctl renders today (check specs, variant params, protect, ticket subjects): a broken
+    template in a repair or a hint is an authoring mistake all the same.
+    """
     from jinja2 import TemplateSyntaxError
 
     def walk(value: Any, where: str) -> None:
         if isinstance(value, str):
-            if "{{" not in value and "{%" not in value:  # what render_value renders
+            if not is_template(value):  # what render_value renders
                 return
             try:
                 ENV.parse(value)
             except TemplateSyntaxError as exc:
-                raise ConfigError(f"{file}: field '{where}': template error: {exc.message}") from None
+                raise ConfigError(f"{file}: field '{where}': template syntax error: {exc.message}") from None
         elif isinstance(value, list):
             for i, v in enumerate(value):
                 walk(v, f"{where}[{i}]")
         elif isinstance(value, dict):
             for k, v in value.items():
-                walk(v, f"{where}.{k}")
+                walk(v, f"{where}.{k}" if where else str(k))
 
-    for i, v in enumerate(data["variants"]):
-        walk(v.get("params") or {}, f"variants[{i}].params")
-    for i, c in enumerate(data["checks"]):
-        for kind in CHECK_KINDS:
-            if kind in c:
-                walk(c[kind], f"checks[{i}].{kind}")
-    walk(data.get("protect") or [], "protect")
-    walk(data["ticket"]["subject"], "ticket.subject")
+    walk(data, "")
     for lang in LANGS:
         path = folder / f"ticket.{lang}.md.j2"
         try:
-            ENV.parse(path.read_text(encoding="utf-8"))
-        except TemplateSyntaxError as exc:
-            raise ConfigError(f"{path}: line {exc.lineno}: template error: {exc.message}") from None
+            text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: cannot be read: {exc}") from None
+        try:
+            if is_template(text):
+                ENV.parse(text)
+        except TemplateSyntaxError as exc:
+            raise ConfigError(f"{path}: line {exc.lineno}: template syntax error: {exc.message}") from None
 
 
 def _decoy_fields(file: Path, data: dict):

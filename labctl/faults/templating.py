@@ -11,3 +11,11 @@ from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
 ENV = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)
+
+
+def is_template(text: str) -> bool:
+    """Whether labctl renders this string as a template; any other string is used as written.
+
+    ``{#`` alone does not count: a shell ``${#name}`` in a check is plain text, not a comment.
+    """
+    return "{{" in text or "{%" in text

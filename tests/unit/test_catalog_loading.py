@@ -36,6 +36,13 @@ TEMPLATE_CASES = [
      "variants[1].params.where"),
     ("protect", lambda d: d.update(protect=["{{ home }}/Documents", "{% if x %}"]), "protect[1]"),
     ("ticket-subject", lambda d: d["ticket"]["subject"].update(fr="{{ params.token }"), "ticket.subject.fr"),
+    ("check-user", lambda d: d["checks"][0]["command"].update({"as": "{{ user"}), "checks[0].command.as"),
+    ("nested-param", lambda d: d["variants"][0].update(params={"paths": ["/a", {"to": "{% for x in y %}"}]}),
+     "variants[0].params.paths[1].to"),
+    ("repair-title", lambda d: d["repairs"][1].update(title="Harmful: {{ params.token "), "repairs[1].title"),
+    ("hint", lambda d: d["hints"].append("Look in {{ home }/Documents"), "hints[1]"),
+    ("comment-in-template", lambda d: d["checks"][0]["command"].update(run="test ${#x} = {{ params.token }}"),
+     "checks[0].command.run"),
 ]
 
 
@@ -45,7 +52,7 @@ def test_a_template_syntax_error_is_refused_at_load_naming_the_field(tmp_path, c
     _edit(folder, change)
     with pytest.raises(ConfigError) as err:
         Catalog(tmp_path).get("bad-template")
-    assert f"bad-template/fault.yaml: field '{field}': template error:" in err.value.message, err.value.message
+    assert f"bad-template/fault.yaml: field '{field}': template syntax error:" in err.value.message, err.value.message
 
 
 def test_a_ticket_file_with_a_syntax_error_is_refused_naming_the_file(tmp_path):
@@ -53,7 +60,8 @@ def test_a_ticket_file_with_a_syntax_error_is_refused_naming_the_file(tmp_path):
     (folder / "ticket.en.md.j2").write_text("Hello,\n\nmy {{ params.token is gone\n", encoding="utf-8")
     with pytest.raises(ConfigError) as err:
         Catalog(tmp_path).get("bad-template")
-    assert "bad-template/ticket.en.md.j2: line 3: template error:" in err.value.message, err.value.message
+    assert "bad-template/ticket.en.md.j2: line 3: template syntax error:" in err.value.message, err.value.message
+    assert isinstance(err.value, ConfigError) and err.value.exit_code == 2
 
 
 def test_templates_are_parsed_not_rendered(tmp_path):
@@ -61,6 +69,21 @@ def test_templates_are_parsed_not_rendered(tmp_path):
     folder = scaffold(tmp_path, "good-template", ["T1-HW"])
     _edit(folder, lambda d: d["checks"][0]["command"].update(run="test -f {{ params.not_drawn_yet }}"))
     assert Catalog(tmp_path).get("good-template").id == "good-template"
+
+
+def test_plain_strings_are_not_parsed_as_templates(tmp_path):
+    """What is not rendered (no {{ or {%) is used as written: a shell ${#x} is no Jinja comment."""
+    folder = scaffold(tmp_path, "plain-text", ["T1-HW"])
+    _edit(folder, lambda d: d["checks"][0]["command"].update(run='test ${#HOME} -gt 1 && echo "{#"'))
+    (folder / "ticket.fr.md.j2").write_text("Bonjour,\n\nle dossier {# a disparu.\n", encoding="utf-8")
+    fault = Catalog(tmp_path).get("plain-text")
+    assert fault.checks[0].spec["run"] == 'test ${#HOME} -gt 1 && echo "{#"'
+
+
+def test_the_shipped_recipes_have_no_template_syntax_error():
+    good, bad = Catalog(ROOT / "faults").load()
+    assert {i: e.message for i, e in bad.items()} == {}
+    assert len(good) == len(Catalog(ROOT / "faults").ids())
 
 
 # -- one bad recipe does not hide the others ------------------------------------------------
@@ -115,11 +138,43 @@ def run(tmp_path, monkeypatch):
 
 def test_fault_list_shows_the_good_reports_the_bad_and_fails(run, catalogue):
     res = run("fault", "list")
-    assert res.exit_code == 2
+    assert res.exit_code == ConfigError.exit_code == 2
     assert "alpha-fault" in res.stdout and "gamma-fault" in res.stdout and "beta-fault" not in res.stdout
-    assert "beta-fault/fault.yaml: field 'checks[0].command.run': template error" in res.stderr
+    assert "error: beta-fault: " in res.stderr
+    assert "beta-fault/fault.yaml: field 'checks[0].command.run': template syntax error" in res.stderr
+    assert "alpha-fault" not in res.stderr and "1 recipe(s) not loaded" in res.stderr
     res = run("fault", "list", "--json")
     assert res.exit_code == 2 and [f["id"] for f in json.loads(res.stdout)] == ["alpha-fault", "gamma-fault"]
+    assert "beta-fault/fault.yaml: field 'checks[0].command.run'" in res.stderr
+
+
+def test_fault_list_names_every_bad_recipe_and_filters_the_good(run, catalogue):
+    _edit(catalogue / "alpha-fault", lambda d: d["repairs"][0].update(title="{% if %}"))
+    res = run("fault", "list", "--family", "T2-DISK")
+    assert res.exit_code == 2 and "gamma-fault" in res.stdout
+    assert "alpha-fault/fault.yaml: field 'repairs[0].title': template syntax error" in res.stderr
+    assert "beta-fault/fault.yaml: field 'checks[0].command.run'" in res.stderr
+    assert "2 recipe(s) not loaded" in res.stderr
+    _edit(catalogue / "gamma-fault", lambda d: d["ticket"]["subject"].update(en="{{"))
+    res = run("fault", "list", "--json")
+    assert res.exit_code == 2 and json.loads(res.stdout) == []
+    assert "gamma-fault/fault.yaml: field 'ticket.subject.en'" in res.stderr
+
+
+def test_fault_list_of_a_clean_catalogue_exits_0(run, catalogue):
+    import shutil
+
+    shutil.rmtree(catalogue / "beta-fault")
+    res = run("fault", "list")
+    assert res.exit_code == 0 and res.stderr == ""
+    assert "alpha-fault" in res.stdout and "gamma-fault" in res.stdout
+
+
+def test_commands_needing_the_bad_recipe_still_refuse_it(run, catalogue):
+    res = run("fault", "show", "beta-fault")
+    assert res.exit_code == 2
+    assert "beta-fault/fault.yaml: field 'checks[0].command.run': template syntax error" in res.output
+    assert run("fault", "show", "alpha-fault").exit_code == 0
 
 
 def test_fault_list_and_show_say_where_a_recipe_came_from(run, catalogue):
