@@ -50,6 +50,74 @@ def write_inputs(work: Path, n: int) -> tuple[Path, Path]:
     return roster, scenario
 
 
+WAYS = {
+    "prepare-on-seat": "each seat runs its recipe's prepare playbook (prepared_states off: labctl before issue 15)",
+    "prepared-made": "seats from prepared states, made in this run (the first class of the day)",
+    "prepared-cached": "seats from prepared states already in the cache (a later class the same day)",
+}
+
+
+def forget_prepared(cfg) -> None:
+    """Remove the cached prepared states of the benchmark's faults, so that this run makes them."""
+    import json
+    import shutil
+
+    for meta in (cfg.cache_dir / "prepared").glob("*/*/prepared.json"):
+        try:
+            if json.loads(meta.read_text()).get("fault") in FAULTS:
+                shutil.rmtree(meta.parent)
+        except (OSError, ValueError):
+            pass
+
+
+def labctl_class(cfg, way: str, roster: Path, scenario: Path, args, *, last: bool) -> dict:
+    """One class with labctl from the recorded plan (same draws every way); destroyed after unless
+    it is the ``last`` way and ``--keep`` was given. The last way also measures the idle seats."""
+    keep = args.keep and last
+    sessions = Sessions(cfg)
+    sessions._engine = FaultEngine(cfg, sessions.seats)
+    try:
+        sessions.destroy(SESSION, purge=True)
+    except Exception:  # noqa: BLE001
+        pass
+    sessions.plan(SESSION, roster, str(scenario), seed=1234)
+    ok = False
+    marks: dict[str, dict[str, float]] = {}
+    t = time.monotonic()
+
+    def mark(msg: str) -> None:
+        # "seat X: creating" / "seat X: injecting ..." / "seat X: ready": when each step began.
+        if msg.startswith("seat ") and ": " in msg:
+            seat, what = msg[5:].split(": ", 1)
+            word = what.split(" ", 1)[0]
+            m = marks.setdefault(seat, {})
+            if word == "ready" or word not in m:  # the seat's own "ready" comes last (creation says one too)
+                m[word] = time.monotonic() - t
+
+    try:
+        wall = time.time()
+        timing.clear()  # the naive way's cold seats are labctl's too: time only this class
+        t = time.monotonic()
+        res = sessions.resume(SESSION, parallel=args.parallel, progress=mark)
+        fast = time.monotonic() - t
+        print(f"-- {WAYS[way]}")
+        print(timing.render(fast))
+        emit("class.labctl_phases", [[r.name, r.count, round(r.total, 1), round(r.mean, 1), round(r.longest, 1)]
+                                     for r in timing.summary()])
+        if res.errors:
+            raise SystemExit(f"labctl: session create failed: {res.errors}")
+        tickets = sum(1 for st in res.seats if st.progress == "ticket-issued")
+        idle = idle_cost([domain_name(st.seat) for st in res.seats]) if last else None
+        ok = True
+    finally:
+        if not (keep and ok):
+            try:
+                sessions.destroy(SESSION, purge=True)
+            except Exception as exc:  # noqa: BLE001
+                print(f"could not destroy the session: {exc}", file=sys.stderr)
+    return {"secs": fast, "marks": marks, "tickets": tickets, "wall": wall, "idle": idle}
+
+
 def destroy_quietly(mgr: SeatManager, names: list[str]) -> None:
     for n in names:
         try:
@@ -125,6 +193,8 @@ def main() -> None:
                     help="cold boots at a time in the naive way (default: same as --parallel)")
     ap.add_argument("--keep", action="store_true", help=f"leave the labctl class (session '{SESSION}') running")
     ap.add_argument("--skip-naive", action="store_true")
+    ap.add_argument("--ways", default=",".join(WAYS), type=lambda v: v.split(","),
+                    help="labctl ways to time, in this order (the last one's figures are detailed; default all): " + ", ".join(WAYS))
     args = ap.parse_args()
     cfg = bench_config()
     sessions = Sessions(cfg)
@@ -154,43 +224,25 @@ def main() -> None:
     if not args.skip_naive:
         slow = naive(cfg, engine, plan, args.naive_parallel or args.parallel, work)
 
-    ok = False
-    try:
-        marks: dict[str, dict[str, float]] = {}
-
-        def mark(msg: str) -> None:
-            # "seat X: creating" / "seat X: injecting ..." / "seat X: ready": when each step began.
-            if msg.startswith("seat ") and ": " in msg:
-                seat, what = msg[5:].split(": ", 1)
-                word = what.split(" ", 1)[0]
-                m = marks.setdefault(seat, {})
-                if word == "ready" or word not in m:  # the seat's own "ready" comes last (creation says one too)
-                    m[word] = time.monotonic() - t
-
-        wall = time.time()
-        timing.clear()  # the naive way's cold seats are labctl's too: time only this class
-        t = time.monotonic()
-        res = sessions.resume(SESSION, parallel=args.parallel, progress=mark)
-        fast = time.monotonic() - t
-        print(timing.render(fast))
-        emit("class.labctl_phases", [[r.name, r.count, round(r.total, 1), round(r.mean, 1), round(r.longest, 1)]
-                                     for r in timing.summary()])
-        if res.errors:
-            raise SystemExit(f"labctl: session create failed: {res.errors}")
-        tickets = sum(1 for st in res.seats if st.progress == "ticket-issued")
-        mem, cpu, counted = idle_cost([domain_name(p[0]) for p in plan])
-        ok = True
-    finally:
-        if not (args.keep and ok):
-            try:
-                sessions.destroy(SESSION, purge=True)
-            except Exception as exc:  # noqa: BLE001
-                print(f"could not destroy the session: {exc}", file=sys.stderr)
+    ways = {}
+    for way in args.ways:
+        if way not in WAYS:
+            raise SystemExit(f"--ways: {way!r}; known: {', '.join(WAYS)}")
+        prepared = way != "prepare-on-seat"
+        if way == "prepared-made":
+            forget_prepared(cfg)
+        ways[way] = labctl_class(dataclasses.replace(cfg, prepared_states=prepared), way, roster, scenario, args,
+                                 last=way == args.ways[-1])
+    fast = ways[args.ways[-1]]["secs"]
+    marks, tickets, wall = ways[args.ways[-1]]["marks"], ways[args.ways[-1]]["tickets"], ways[args.ways[-1]]["wall"]
+    mem, cpu, counted = ways[args.ways[-1]]["idle"]
     emit("class.load_end", loadavg())
     print(f"seats: {args.seats}, host cores: {os.cpu_count()}, accel: {mgr.accel().accel}, faults: {', '.join(FAULTS)}")
     print(f"warm state of the image (once per image, cached): {warm_up_s:.1f} s")
-    print(f"labctl Sessions.create ({args.parallel} in parallel): {fast:6.1f} s  ({fast / args.seats:.1f} s per seat), "
-          f"{tickets} tickets issued")
+    for way, r in ways.items():
+        print(f"labctl Sessions.create, {WAYS[way]} ({args.parallel} in parallel): {r['secs']:6.1f} s  "
+              f"({r['secs'] / args.seats:.1f} s per seat), {r['tickets']} tickets issued")
+        emit(f"class.labctl_s.{way}", round(r["secs"], 1))
     emit("class.n", args.seats)
     emit("class.parallel", args.parallel)
     emit("class.warm_up_s", round(warm_up_s, 1))
@@ -214,7 +266,8 @@ def main() -> None:
         print(f"naive: cold boots ({args.naive_parallel or args.parallel} at a time) {slow['boot_s']:.1f} s + "
               f"ansible-playbook over SSH prepare {slow['ansible_prepare_s']:.1f} s + inject "
               f"{slow['ansible_inject_s']:.1f} s = {slow['total_s']:6.1f} s  (no tickets)")
-        print(f"ratio: x{slow['total_s'] / fast:.1f}")
+        for way, r in ways.items():
+            print(f"ratio, {WAYS[way]}: x{slow['total_s'] / r['secs']:.1f}")
         emit("class.naive", {k: round(v, 1) for k, v in slow.items()})
         emit("class.ratio", round(slow["total_s"] / fast, 1))
     print(f"idle seat: {mem:.0f} MiB resident, {cpu:.1f}% of one core (mean over {counted} seats, 10 s)")
