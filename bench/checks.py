@@ -49,13 +49,17 @@ PLAYBOOK = """---
 
 def seat_plans(engine: FaultEngine, seat: str):
     fault, d = engine.current_draw(seat)
-    todo = checks_for(fault, d, engine.snapshot(seat))
+    todo = checks_for(fault, d, engine.snapshot(seat), engine._seat_ctx(seat),
+                      programs=engine.seats.programs_record(seat))
     return fault, d, todo, [_plan(c, spec) for c, spec in todo]
 
 
 def naive_vars(plans) -> list[dict]:
     out = []
-    for i, (script, user, timeout) in enumerate(plans):
+    for i, plan in enumerate(plans):
+        # The naive way runs each script with the guest's own shell and programs (the scripts read
+        # the same under busybox and GNU: labctl's SSH route does the same).
+        script, user, timeout = plan.script, plan.user, plan.timeout
         runner = shlex.join(["/usr/bin/timeout", "--kill-after=5", str(int(max(1, timeout))),
                              *as_user(user, ["/bin/sh"])])
         out.append({"id": i, "b64": base64.b64encode(script.encode()).decode(), "runner": runner})
