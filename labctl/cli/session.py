@@ -60,10 +60,28 @@ def _print_status(rows) -> None:
 @click.option("--seed", type=int, help="Seed for the draw of faults and variants (default: random, recorded).")
 @click.option("--parallel", type=click.IntRange(1, 32), default=None, show_default="one per host core",
               help="Seats made and broken at the same time.")
+@click.option("--prepare-only", is_flag=True,
+              help="Plan the session and make its faults' prepared states now (before class); make no seat. "
+                   "Run the same create without it (or `session resume`) when the class starts.")
 @json_option
 @click.pass_context
-def create(ctx, name, roster, scenario, seed, parallel, as_json) -> None:
+def create(ctx, name, roster, scenario, seed, parallel, prepare_only, as_json) -> None:
     """Create session NAME: a seat per trainee (or pair), its fault, its ticket, access codes."""
+    if prepare_only:
+        res = sessions(ctx).prepare(name, roster, scenario, seed=seed, parallel=parallel, progress=progress)
+        if as_json:
+            echo_json(res.as_dict())
+        else:
+            click.echo(f"session {res.session.name}: planned (seed {res.session.seed}); prepared states:")
+            click.echo(table([[seat, f"{v['fault']} ({v['variant']})", v["state"] or
+                               ("-" if seat in res.errors else "none: its prepare stage runs on the seat")]
+                              for seat, v in res.states.items()], ["SEAT", "FAULT", "PREPARED STATE"]))
+            for seat, why in res.errors.items():
+                click.secho(f"{seat}: {why}", fg="red", err=True)
+            click.echo(f"when the class starts: labctl session resume {res.session.name}")
+        if res.errors:
+            ctx.exit(13)
+        return
     res = sessions(ctx).create(name, roster, scenario, seed=seed, parallel=parallel, progress=progress)
     _done(ctx, res, as_json)
 

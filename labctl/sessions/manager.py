@@ -61,6 +61,10 @@ class Sessions(SessionsCore):
                parallel: int | None = None, progress: Progress | None = None) -> CreateResult:
         return self._pipeline.create(name, roster_file, scenario, seed=seed, parallel=parallel, progress=progress)
 
+    def prepare(self, name: str, roster_file: Path | str, scenario: str, *, seed: int | None = None,
+                parallel: int | None = None, progress: Progress | None = None):
+        return self._pipeline.prepare(name, roster_file, scenario, seed=seed, parallel=parallel, progress=progress)
+
     def resume(self, name: str, *, parallel: int | None = None, progress: Progress | None = None) -> CreateResult:
         return self._pipeline.resume(name, parallel=parallel, progress=progress)
 

@@ -45,6 +45,18 @@ class CreateResult:
         return not self.errors
 
 
+@dataclass(frozen=True)
+class PrepareResult:
+    """What ``session create --prepare-only`` made: each seat's fault, variant and prepared state."""
+
+    session: SessionRow
+    states: dict[str, dict[str, str]]  # seat -> fault, variant, state ("" when its fault has none)
+    errors: dict[str, str]  # seat -> why its prepared state could not be made
+
+    def as_dict(self) -> dict:
+        return {"session": self.session.name, "states": self.states, "errors": self.errors}
+
+
 class Pipeline:
     """Plan, create, resume, and reset a seat; each step recorded as it is done."""
 
@@ -165,6 +177,28 @@ class Pipeline:
                parallel: int | None = None, progress: Progress | None = None) -> CreateResult:
         self.plan(name, roster_file, scenario, seed=seed)
         return self.resume(name, parallel=parallel, progress=progress)
+
+    def prepare(self, name: str, roster_file: Path | str, scenario: str, *, seed: int | None = None,
+                parallel: int | None = None, progress: Progress | None = None) -> PrepareResult:
+        """Plan the session and make its seats' prepared states now, before class; no seat is made.
+
+        ``create`` (or ``resume``) later finds them in the cache and only makes the seats.
+        """
+        say = progress or (lambda _m: None)
+        s = self.plan(name, roster_file, scenario, seed=seed)
+        with self.core.reading() as r:
+            rows = r.seats(s.id)
+        self.core.seats.warm_up(s.scenario.image, progress=say)
+        bases = self._bases(s, rows, say, parallel)
+        states: dict[str, dict[str, str]] = {}
+        errors: dict[str, str] = {}
+        for x in rows:
+            b = bases.get(x.name)
+            if isinstance(b, LabError):
+                errors[x.name] = b.message
+            states[x.name] = {"fault": x.fault, "variant": x.variant,
+                              "state": getattr(b, "key", "") if b is not None and not isinstance(b, LabError) else ""}
+        return PrepareResult(session=s, states=states, errors=errors)
 
     def resume(self, name: str, *, parallel: int | None = None, progress: Progress | None = None) -> CreateResult:
         """Finish what is missing: each seat goes on from its last recorded step."""

@@ -488,6 +488,30 @@ def test_seats_start_from_their_draws_prepared_state_and_a_new_fault_remakes_the
     assert seats.created[created:] == ["c1-01"]
 
 
+def test_prepare_only_makes_the_prepared_states_and_no_seat_then_create_uses_them(lab):
+    lib, seats, engine, tmp = lab
+    res = lib.prepare("c1", tmp / "class.csv", "t", seed=7, parallel=2)
+    assert seats.created == [] and res.errors == {}
+    assert sorted(engine.made_bases) == sorted((v["fault"], v["variant"]) for v in res.states.values())
+    assert len(res.states) == 3
+    assert lib.get("c1").state == "creating"
+    made(lab)  # the same create, at class time: same plan, seats from those states
+    assert {n: seats.bases[n] for n in seats.created} == {
+        seat: ("prepared", v["fault"], v["variant"]) for seat, v in res.states.items()}
+
+
+def test_prepare_only_from_the_cli_lists_each_seats_state(lab, monkeypatch):
+    from labctl.cli import session as cli_session
+
+    lib, seats, engine, tmp = lab
+    monkeypatch.setattr(cli_session, "sessions", lambda ctx: lib)
+    out = CliRunner().invoke(cli, ["session", "create", "c2", "--roster", str(tmp / "class.csv"), "--scenario", "t",
+                                   "--prepare-only", "--json"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    assert data["session"] == "c2" and len(data["states"]) == 3 and seats.created == []
+
+
 def test_status_tells_time_left_and_when_the_last_check_ran(lab):
     lib, seats, engine, tmp = lab
     made(lab)
