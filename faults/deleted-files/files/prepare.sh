@@ -94,14 +94,15 @@ case "$variant" in
   backup)
     cat > /usr/local/sbin/backup-homes <<'SH'
 #!/bin/sh
-# Nightly archive of every home folder, kept a week.
+# Nightly archive of every home folder, kept a week. The network folder
+# (~/Network, mounted on demand) is backed up on the file server, not here.
 set -eu
 dest=/var/backups/home
 install -d -m 0700 "$dest"
 umask 077
 for h in /home/*/; do
   u=$(basename "$h")
-  tar -czf "$dest/$u-$(date +%F).tar.gz" -C / --exclude="home/$u/.cache" "home/$u"
+  tar -czf "$dest/$u-$(date +%F).tar.gz" -C / --exclude="home/$u/.cache" --exclude="home/$u/Network" "home/$u"
 done
 find "$dest" -name '*.tar.gz' -mtime +7 -delete
 SH
@@ -111,7 +112,9 @@ SH
     install -d -m 0700 /var/backups/home
     night() { # night N: the archive made N nights ago
       f="/var/backups/home/$user-$(day "$1").tar.gz"
-      (umask 077; tar -czf "$f" -C / --exclude="${home#/}/.cache" "${home#/}")
+      # Once more if tar saw a folder change under it (exit 1): the archive must be whole.
+      (umask 077; set -- -czf "$f" -C / --exclude="${home#/}/.cache" --exclude="${home#/}/Network" "${home#/}"
+       tar "$@" || tar "$@")
       touch -d "$(day "$1") 01:30" "$f"
     }
     night 3
