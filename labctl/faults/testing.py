@@ -87,8 +87,12 @@ class _Stop(Exception):
 
 class FaultTester:
     def __init__(self, engine: FaultEngine, seat: str, *, seed: int = 1, progress: Progress | None = None,
-                 reboots: bool | str = True, repeats: str = "all", repairs: str = "all", residue: bool = True):
+                 reboots: bool | str = True, repeats: str = "all", repairs: str = "all", residue: bool = True,
+                 prepared: bool = False):
         self.engine = engine
+        # Each variant starts from its prepared state (labctl/faults/prepared.py), as a session's
+        # seats do, instead of running prepare on the seat.
+        self.prepared = prepared
         self.residue = residue
         # all: every variant proves reboot persistence (broken and repaired); first: only each
         # recipe's first variant; first-broken: only the first variant's broken machine; none.
@@ -311,6 +315,26 @@ class FaultTester:
         else:
             self._record(report, variant, "no residue", "pass", "", started)
 
+    def _start_from(self, report: FaultTestReport, fault: Fault, variant: str) -> None:
+        """With ``prepared``: the seat starts over from the variant's prepared state. Without: a seat made
+        from another prepared state starts over from the image's warm state (its pristine state would
+        hold that other recipe's healthy stage)."""
+        e, seat = self.engine, self.seat
+        rec = e.seats.info(seat).record
+        base = None
+        if self.prepared:
+            why = e.prepared.why_not(fault)
+            if why:
+                self.say(f"{fault.id} ({variant}): no prepared state ({why}); prepare runs on the seat")
+            else:
+                got: list = []
+                self._do(report, variant, "make or find the prepared state", lambda: got.append(
+                    e.prepared_base(rec.image, fault.id, seed=self.seed, variant=variant, progress=self.say)))
+                base = got[0] if got else None
+        if (base.key if base else "") != rec.base.get("key", ""):
+            self._do(report, variant, "start over from the prepared state" if base else
+                     "start over from the warm state", lambda: e.seats.rebase(seat, base, progress=self.say))
+
     def _variant(self, fault: Fault, variant: str, report: FaultTestReport, repairs: list) -> None:
         e, seat = self.engine, self.seat
         spec = fault.variant(variant)
@@ -319,8 +343,10 @@ class FaultTester:
         reboot_fixed = self.reboot_policy == "all" or (self.reboot_policy == "first" and first)
         repeats = self.repeat_policy == "all" or (self.repeat_policy == "first" and first)
         since = int(time.time()) - 2
-        self._do(report, variant, "prepare",
-                 lambda: e.stage(seat, fault.id, seed=self.seed, variant=variant, checkpoint=True))
+        self._start_from(report, fault, variant)
+        # No checkpoint of the healthy machine: every repair and decoy starts from the broken one
+        # (frozen below), and a checkpoint costs a save and a restore of the seat's memory.
+        self._do(report, variant, "prepare", lambda: e.stage(seat, fault.id, seed=self.seed, variant=variant))
         self._expect_pass(report, variant, "healthy checks pass")
         self._do(report, variant, "inject", lambda: e.break_staged(seat))
         self._expect_broken(report, spec, "checks fail after inject")
