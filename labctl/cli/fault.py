@@ -210,12 +210,15 @@ def ticket(ctx, seat, lang, as_json) -> None:
               help="all: each repair and decoy on every variant it applies to; spread: each once, "
                    "dealt over the variants it applies to.")
 @click.option("--quick", is_flag=True, help="Same as --reboots none (for authoring).")
+@click.option("--prepared", is_flag=True,
+              help="Start each variant from its prepared state, as a session's seats do (made if needed), "
+                   "instead of running prepare on the seat.")
 @click.option("--junit", type=click.Path(dir_okay=False), help="Write a JUnit XML report here.")
 @click.option("--json-out", type=click.Path(dir_okay=False), help="Write a JSON report here.")
 @json_option
 @click.pass_context
 def test(ctx, fault_ids, all_, variants, seat, image, seed, no_repairs, reboots, repeats, repair_policy, quick,
-         junit, json_out, as_json) -> None:
+         prepared, junit, json_out, as_json) -> None:
     """Prove recipes on a real seat: healthy, inject, checks fail, fix, checks pass, repairs and decoys.
 
     Exit 0 when every recipe behaved, 10 when a recipe is wrong, 11 when the lab
@@ -240,7 +243,7 @@ def test(ctx, fault_ids, all_, variants, seat, image, seed, no_repairs, reboots,
         for f in faults:
             progress(f"testing {f.id} on {seat}")
             tester = FaultTester(engine, seat, seed=seed, progress=progress, reboots="none" if quick else reboots,
-                                 repeats=repeats, repairs=repair_policy)
+                                 repeats=repeats, repairs=repair_policy, prepared=prepared)
             with timing.phase("fault test: one recipe"):
                 reports.append(tester.run(f, list(variants) or None, repairs=not no_repairs))
             tally.step(ok=reports[-1].outcome == "pass")

@@ -131,50 +131,9 @@ class Creation:
                 raise
 
         try:
-            if golden:
-                say(f"seat {seat}: starting from the "
-                    + (f"prepared state of {base.meta.get('fault')} ({base.meta.get('variant')})" if base else
-                       "warm state") + f" of image {built.name} {built.digest}")
-                with timing.phase("seat: warm start (restore the image's saved guest)"):
-                    boot = StateStore(folder).warm_boot
-                    saveimage.clone_with_xml(start_save, boot, self.backend.xml(dom, secure=True, inactive=True))
-                    self.backend.restore(str(boot), None)
-                    boot.unlink()
-                    dom = self.backend.get(domain_name(seat))
-                    self._after_restore(dom, strict=True)
-            else:
-                say(f"seat {seat}: booting ({accel.accel}) from image {built.name} {built.digest}")
-                with timing.phase("seat: cold boot"):
-                    self.backend.start(dom)
-            with timing.phase("seat: wait for the guest agent"):
-                waited = self.backend.wait_for_agent(dom, self.cfg.boot_timeout)
-            with timing.phase("seat: list the image's programs"):
-                # Before anything else runs on it: what the security baseline's
-                # baseline-image-programs rule compares with (labctl/guest/programs.py).
-                listing = self._programs_listing(golden, dom)
-                (folder / PROGRAMS_FILE).write_bytes(programs.dump(listing))
-            say(f"seat {seat}: guest agent up after {waited:.1f} s; personalising")
-            with timing.phase("seat: personalise (name, passwords, keys)"):
-                self._personalise(seat, dom, creds, new_identity=golden is not None)
-            if server is not None:
-                say(f"seat {seat}: making it a company laptop (VPN identity, lab CA, network folder)")
-                with timing.phase("seat: company laptop (VPN, CA, network folder)"):
-                    self._personalise_company(seat, dom, creds, server)
-            with timing.phase("seat: wait for SSH"):
-                wait_for_ssh(self._ssh_host(), ports["ssh"], timeout=60)
-            if recipe.graphical:
-                with timing.phase("seat: desktop session"):
-                    if golden:
-                        say(f"seat {seat}: starting the user's session again under the seat's own host name")
-                        self._restart_desktop(dom, deadline=time.monotonic() + self.cfg.boot_timeout + 60,
-                                              what=f"seat {seat}")
-                    wait_for_desktop(self.backend.agent(dom),
-                                     deadline=time.monotonic() + self.cfg.boot_timeout + 60, what=f"seat {seat}")
-                    self._wait_for_drawn_screen(dom, deadline=time.monotonic() + 120, what=f"seat {seat}")
-            say(f"seat {seat}: saving the pristine state")
-            with timing.phase("seat: save the pristine state"):
-                self._save_pristine(seat, dom, dataclasses.replace(
-                    record, state="ready", pristine=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
+            self._bring_up(seat, dom, golden=golden, start_save=start_save, base=base, built=built,
+                           graphical=recipe.graphical, creds=creds, ssh_port=ports["ssh"], server=server,
+                           record=record, say=say)
         except BaseException as exc:
             say(f"seat {seat}: creation failed, removing what was made")
             self._purge(seat, self.backend.lookup(domain_name(seat)))
@@ -185,6 +144,58 @@ class Creation:
             raise
         say(f"seat {seat}: ready in {time.monotonic() - started:.1f} s")
         return self.info(seat)
+
+    def _bring_up(self, seat: str, dom, *, golden: "Golden | None", start_save, base: Prepared | None,
+                  built: images.BuiltImage, graphical: bool, creds: Credentials, ssh_port: int, server,
+                  record: SeatRecord, say: Progress) -> None:
+        """A defined seat, from its start (a saved state restored, or a cold boot) to its saved pristine
+        state: agent, program list, personalisation, company laptop, SSH, desktop. What ``create``
+        and ``rebase`` share; the caller removes or marks the seat if it raises."""
+        folder = self.folder(seat)
+        if golden:
+            say(f"seat {seat}: starting from the "
+                + (f"prepared state of {base.meta.get('fault')} ({base.meta.get('variant')})" if base else
+                   "warm state") + f" of image {built.name} {built.digest}")
+            with timing.phase("seat: warm start (restore the image's saved guest)"):
+                boot = StateStore(folder).warm_boot
+                saveimage.clone_with_xml(start_save, boot, self.backend.xml(dom, secure=True, inactive=True))
+                self.backend.restore(str(boot), None)
+                boot.unlink()
+                dom = self.backend.get(domain_name(seat))
+                self._after_restore(dom, strict=True)
+        else:
+            say(f"seat {seat}: booting ({self.accel().accel}) from image {built.name} {built.digest}")
+            with timing.phase("seat: cold boot"):
+                self.backend.start(dom)
+        with timing.phase("seat: wait for the guest agent"):
+            waited = self.backend.wait_for_agent(dom, self.cfg.boot_timeout)
+        with timing.phase("seat: list the image's programs"):
+            # Before anything else runs on it: what the security baseline's
+            # baseline-image-programs rule compares with (labctl/guest/programs.py).
+            listing = self._programs_listing(golden, dom)
+            (folder / PROGRAMS_FILE).write_bytes(programs.dump(listing))
+        say(f"seat {seat}: guest agent up after {waited:.1f} s; personalising")
+        with timing.phase("seat: personalise (name, passwords, keys)"):
+            self._personalise(seat, dom, creds, new_identity=golden is not None)
+        if server is not None:
+            say(f"seat {seat}: making it a company laptop (VPN identity, lab CA, network folder)")
+            with timing.phase("seat: company laptop (VPN, CA, network folder)"):
+                self._personalise_company(seat, dom, creds, server)
+        with timing.phase("seat: wait for SSH"):
+            wait_for_ssh(self._ssh_host(), ssh_port, timeout=60)
+        if graphical:
+            with timing.phase("seat: desktop session"):
+                if golden:
+                    say(f"seat {seat}: starting the user's session again under the seat's own host name")
+                    self._restart_desktop(dom, deadline=time.monotonic() + self.cfg.boot_timeout + 60,
+                                          what=f"seat {seat}")
+                wait_for_desktop(self.backend.agent(dom),
+                                 deadline=time.monotonic() + self.cfg.boot_timeout + 60, what=f"seat {seat}")
+                self._wait_for_drawn_screen(dom, deadline=time.monotonic() + 120, what=f"seat {seat}")
+        say(f"seat {seat}: saving the pristine state")
+        with timing.phase("seat: save the pristine state"):
+            self._save_pristine(seat, dom, dataclasses.replace(
+                record, state="ready", pristine=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
 
     def scratch(self, image: str, name: str, disk, *, progress: Progress | None = None) -> tuple[object, Golden]:
         """A machine restored from the image's warm state onto a new layer ``disk``, running, clock set

@@ -8,13 +8,14 @@ from .create import Creation
 from .info import SeatLookup
 from .lifecycle import Lifecycle
 from .personalise import Personalisation
+from .rebase import Rebasing
 
 
-class SeatManager(SeatLookup, Creation, Personalisation, Lifecycle):
+class SeatManager(SeatLookup, Creation, Personalisation, Lifecycle, Rebasing):
     """Create, inspect, reset and destroy seats.
 
     Each responsibility is its own module (``info``, ``create``, ``personalise``,
-    ``lifecycle``); they share ``cfg`` and ``backend`` and call each other through
+    ``lifecycle``, ``rebase``); they share ``cfg`` and ``backend`` and call each other through
     ``self``, so every method keeps the name it always had.
     """
 

@@ -39,7 +39,9 @@ class ScriptedEngine:
         self.state = "healthy"
         self.check_runs = 0
         self.lock = lambda seat: contextlib.nullcontext()
-        self.seats = types.SimpleNamespace(reboot=lambda seat: 1.0, reset=lambda seat: None)
+        self.seats = types.SimpleNamespace(reboot=lambda seat: 1.0, reset=lambda seat: None,
+                                           info=lambda seat: types.SimpleNamespace(
+                                               record=types.SimpleNamespace(image="workstation", base={})))
 
     def stage(self, *a, **k):
         self.state = "healthy"

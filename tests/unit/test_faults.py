@@ -510,7 +510,9 @@ class _CycleEngine:
         self.broken = False
         self.decoyed = False  # a decoy repaired the symptom and weakened the machine
         self.lock = lambda seat: contextlib.nullcontext()
-        self.seats = types.SimpleNamespace(reboot=lambda seat: 1.0, reset=lambda seat: None)
+        self.seats = types.SimpleNamespace(reboot=lambda seat: 1.0, reset=lambda seat: None,
+                                           info=lambda seat: types.SimpleNamespace(
+                                               record=types.SimpleNamespace(image="workstation", base={})))
 
     def stage(self, *a, **k):
         self.broken = self.decoyed = False

@@ -125,3 +125,26 @@ def test_a_changed_prepared_state_is_made_again_never_restored(engine, lab_cfg):
     assert any("does not match its checksum" in m for m in said), said
     assert any("making the prepared state" in m for m in said), said
     assert again.folder == base.folder and again.problem() == ""
+
+
+def test_fault_test_starts_each_variant_from_its_prepared_state(engine, lab_cfg, vm_seat):
+    from labctl.faults.testing import FaultTester
+
+    fault = engine.catalog.get(FAULT)
+    tester = FaultTester(engine, vm_seat, seed=1, reboots="none", repeats="none", prepared=True)
+    runs_before = _prepare_runs(lab_cfg, vm_seat)
+    report = tester.run(fault, [VARIANT], repairs=False)
+    steps = [s.step for s in report.steps]
+    assert report.outcome == "pass", [(s.step, s.outcome, s.detail) for s in report.steps if s.outcome != "pass"]
+    assert steps[:2] == ["make or find the prepared state", "start over from the prepared state"], steps
+    assert _prepare_runs(lab_cfg, vm_seat) == runs_before, "the prepare playbook did not run on the seat"
+    rec = engine.seats.info(vm_seat).record
+    assert rec.base["fault"] == FAULT and rec.base["variant"] == VARIANT
+
+    # Back to the image's warm state: the prepared stage's documents are gone with it.
+    token = draw(fault, 1, VARIANT).params["doc_token"]
+    grep = f"grep -rl {token} /home/alex/Documents 2>/dev/null | head -n1"
+    assert engine.seats.agent(vm_seat).sh(grep, timeout=30).stdout.strip(), "the prepared seat has the documents"
+    engine.seats.rebase(vm_seat, None)
+    assert engine.seats.info(vm_seat).record.base == {}
+    assert engine.seats.agent(vm_seat).sh(grep, timeout=30).stdout.strip() == ""
