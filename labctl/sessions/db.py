@@ -8,6 +8,7 @@ inside one. The schema grows by ordered migrations recorded in ``schema_version`
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import time
@@ -194,9 +195,9 @@ class Database:
             conn.close()
         if os.geteuid() == 0:
             for suffix in ("", "-wal", "-shm"):
-                p = Path(str(self.path) + suffix)
-                if p.exists():
-                    os.chmod(p, 0o600)
+                # The -wal and -shm files come and go with other processes' connections.
+                with contextlib.suppress(FileNotFoundError):
+                    os.chmod(str(self.path) + suffix, 0o600)
         self._migrated = True
         return LATEST
 
