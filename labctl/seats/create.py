@@ -162,6 +162,9 @@ class Creation:
                 self.backend.restore(str(boot), None)
                 boot.unlink()
                 dom = self.backend.get(domain_name(seat))
+                # The agent first: right after a restore on a loaded host it may take longer than
+                # the reseed's own 10 s to answer (pinging it runs nothing in the guest).
+                self.backend.wait_for_agent(dom, self.cfg.boot_timeout)
                 self._after_restore(dom, strict=True)
         else:
             say(f"seat {seat}: booting ({self.accel().accel}) from image {built.name} {built.digest}")
@@ -223,8 +226,8 @@ class Creation:
             self.backend.restore(str(boot), None)
             boot.unlink()
             dom = self.backend.get(domain_name(name))
-            self._after_restore(dom, strict=True)
             self.backend.wait_for_agent(dom, self.cfg.boot_timeout)
+            self._after_restore(dom, strict=True)
         except BaseException:
             self.backend.undefine(self.backend.lookup(domain_name(name)) or dom)
             raise
