@@ -3,8 +3,10 @@
 One typed function wraps ansible-runner (as ansible-navigator does): it returns
 a :class:`PlaybookResult` (status, rc, failed tasks, where the artefacts are)
 and never raises for a failed play: a failed playbook is a result. The
-connection is ``community.libvirt.libvirt_qemu``: no guest network, no SSH
-login in the guest's logs. Ansible is told not to log on the target, keeps its
+connection is ``community.libvirt.libvirt_qemu``'s: no guest network, no SSH
+login in the guest's logs; labctl's own ``labctl_qemu`` (ansible/connection_plugins/) is
+that plugin with each agent call given 60 s instead of 5 (a guest whose vCPU a fault keeps
+busy answers slowly under emulation). Ansible is told not to log on the target, keeps its
 temporary files in one folder that labctl removes afterwards, and gathers no
 facts unless a play asks.
 
@@ -28,6 +30,10 @@ from typing import Any, Callable
 from ..errors import HostError
 from . import confine
 from .hostside import ROLES_DIR
+
+# labctl_qemu: community.libvirt.libvirt_qemu with patient guest-agent calls.
+CONNECTION_PLUGINS_DIR = ROLES_DIR.parent / "connection_plugins"
+CONNECTION = "labctl_qemu"
 
 # Where Ansible puts its module files in the guest; removed after every run.
 # Not under /run: Debian mounts it noexec, and `script` tasks run from here.
@@ -77,7 +83,7 @@ def run_playbook(*, playbook: Path, domain: str, libvirt_uri: str, extravars: di
     (the playbook's own folder unless told: a repair's lives in ``repairs/``).
     """
     def host(dom: str) -> dict[str, str]:
-        return {"ansible_connection": "community.libvirt.libvirt_qemu", "ansible_host": dom,
+        return {"ansible_connection": CONNECTION, "ansible_host": dom,
                 "ansible_libvirt_uri": libvirt_uri, "ansible_python_interpreter": "/usr/bin/python3"}
 
     hosts = {"seat": host(domain), **({"company": host(company_domain)} if company_domain else {})}
@@ -105,8 +111,8 @@ def run_confined(*, playbook: Path, inventory: dict, extravars: dict[str, Any], 
     # ansible-runner records labctl's whole environment in artifacts/<ident>/command before
     # the start; the playbook, which writes beside it, must not read it.
     ident = uuid.uuid4().hex
-    sandbox = confine.sandbox_for(executable=exe, read_only=(recipe_dir, ROLES_DIR), writable=(run_dir,),
-                                  libvirt_uri=libvirt_uri, masked=(run_dir / "artifacts" / ident / "command",))
+    sandbox = confine.sandbox_for(executable=exe, read_only=(recipe_dir, ROLES_DIR, CONNECTION_PLUGINS_DIR),
+                                  writable=(run_dir,), libvirt_uri=libvirt_uri, masked=(run_dir / "artifacts" / ident / "command",))
     shim = confine.install(sandbox, run_dir)
     envvars = {
         "PATH": os.pathsep.join([str(Path(exe).parent), os.environ.get("PATH", "")]),
@@ -120,6 +126,7 @@ def run_confined(*, playbook: Path, inventory: dict, extravars: dict[str, Any], 
         "ANSIBLE_FORCE_COLOR": "False",
         "ANSIBLE_NOCOLOR": "True",
         "ANSIBLE_ROLES_PATH": str(ROLES_DIR),
+        "ANSIBLE_CONNECTION_PLUGINS": str(CONNECTION_PLUGINS_DIR),
     }
     failed: list[str] = []
 

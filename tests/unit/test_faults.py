@@ -736,4 +736,4 @@ def test_the_inventory_holds_the_company_server_only_when_asked(tmp_path, monkey
                  company_domain="labctl.server-x")
     assert list(seen[0]) == ["seat"] and seen[0]["seat"]["ansible_host"] == "labctl-ws"
     assert list(seen[1]) == ["seat", "company"] and seen[1]["company"]["ansible_host"] == "labctl.server-x"
-    assert seen[1]["company"]["ansible_connection"] == "community.libvirt.libvirt_qemu"
+    assert seen[1]["company"]["ansible_connection"] == "labctl_qemu"
