@@ -23,9 +23,14 @@ from ..guest import Channel
 from .draw import Draw
 from .manifest import Fault
 
-SCAN_DIRS = "/etc /home /root /srv /opt /usr/local /var/tmp /tmp /var/lib /var/backups /var/spool /var/log"
-# Programs the image itself ships under these names; not residue.
-IGNORED_FILES = ("/var/lib/dpkg/", "/var/lib/apt/", "/var/log/journal/", "/var/cache/")
+SCAN_DIRS = "/etc /home /root /srv /opt /usr/local /var/tmp /tmp /var/backups /var/spool"
+# /var/lib and /var/log are scanned entry by entry (symbolic links left out, as grep -r leaves
+# them inside a folder), without these: the package database
+# (most of the files the scan would read: the image ships programs under these names; not
+# residue) and the binary journal, which the scan reads through journalctl above.
+SKIPPED_DIRS = ("/var/lib/dpkg", "/var/lib/apt", "/var/log/journal")
+# What the scan no longer reads, and a finding there would not count: the cache (not scanned).
+IGNORED_FILES = tuple(d + "/" for d in SKIPPED_DIRS) + ("/var/cache/",)
 HISTORIES = (".bash_history", ".python_history", ".lesshst", ".viminfo", ".sh_history", ".zsh_history",
              ".mysql_history", ".wget-hsts", ".local/share/nano/search_history")
 MIN_VALUE_LEN = 6
@@ -77,7 +82,9 @@ def scan_script(fault: Fault, d: Draw, since_epoch: int) -> str:
         (f"grep -F {value_words} /run/.scan-j | head -n 5 | sed 's/^/R journal-value /'" if value_words else ":"),
         "rm -f /run/.scan-j",
         # Files that name the fault or the recipe's scripts.
-        f"grep -rIl -F {grep_words} {SCAN_DIRS} 2>/dev/null | head -n 20 | sed 's/^/R file /'",
+        f"set -- {SCAN_DIRS}; for p in /var/lib/* /var/lib/.[!.]* /var/log/* /var/log/.[!.]*; do "
+        f"case $p in {'|'.join(SKIPPED_DIRS)}) ;; *) [ -e \"$p\" ] && [ ! -L \"$p\" ] && set -- \"$@\" \"$p\";; esac; done",
+        f"grep -rIl -F {grep_words} \"$@\" 2>/dev/null | head -n 20 | sed 's/^/R file /'",
         "echo END",
     ])
 

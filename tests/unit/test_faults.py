@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -370,6 +371,31 @@ def test_residue_parse_and_ignored_places():
     assert residue.parse("R file /etc/x\n")[1] is False, "a scan cut short is not a clean scan"
 
 
+def test_residue_file_scan_reads_var_lib_and_var_log_but_not_the_package_database(tmp_path):
+    """The files part, run here on a tree that stands in for the guest's /var: a trace is found in
+    /var/lib and /var/log, the package database and the binary journal are not read, and a
+    symbolic link in /var/lib is not followed (as grep -r does not inside a folder)."""
+    from labctl.faults import residue
+
+    f = Catalog(FAULTS).get("disk-full")
+    var = tmp_path / "var"
+    for rel in ("lib/app/state", "lib/dpkg/info/x.list", "lib/apt/lists/y", "log/journal/z", "log/app.log",
+                "lib/.hidden/a", "outside/b"):
+        (var / rel).parent.mkdir(parents=True, exist_ok=True)
+        (var / rel).write_text("ran inject.sh here\n")
+    (var / "lib" / "link").symlink_to(var / "outside")
+    script = residue.scan_script(f, draw(f, 1), 0)
+    files = "\n".join(line for line in script.splitlines() if "grep -rIl" in line or line.startswith("set -- "))
+    files = files.replace("/var/lib", f"{var}/lib").replace("/var/log", f"{var}/log")
+    files = files.replace("set -- /etc /home /root /srv /opt /usr/local /var/tmp /tmp /var/backups /var/spool",
+                          "set --")
+    assert files.count("set --") == 2
+    out = subprocess.run(["/bin/sh", "-c", files], capture_output=True, text=True, timeout=60).stdout
+    found, _ = residue.parse(out + "END\n")
+    assert sorted(r.what for r in found) == sorted(str(var / p) for p in ("lib/app/state", "log/app.log",
+                                                                          "lib/.hidden/a"))
+
+
 def test_residue_scan_cut_short_is_an_error_not_clean():
     from labctl.faults import residue
 
@@ -703,8 +729,9 @@ def test_server_checks_run_on_the_server_in_one_more_command_and_are_unknown_wit
         report = run_checks(seat_chan, f, d, {}, seat_ctx={"company_user": "ws-01"}, company=server_chan)
         by = {r.id: r for r in report.results}
         assert by["folder-on-server"].route == "company server (agent)"
-        # (the seat's two baseline walks share one run of their script: one plan fewer)
-        assert ran[id(server_chan)] == [1] and ran[id(seat_chan)] == [len(report.results) - 2]
+        # (the seat's two baseline walks and the image-programs rule share one run of their
+        # script: two plans fewer; the server's check runs there)
+        assert ran[id(server_chan)] == [1] and ran[id(seat_chan)] == [len(report.results) - 3]
         assert "company server (agent)" in report.routes
         # No road to the server: its checks have no verdict, the seat's are judged as ever.
         report = run_checks(seat_chan, f, d, {}, company_why="the company server is not running")
