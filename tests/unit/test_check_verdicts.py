@@ -130,8 +130,10 @@ def test_a_command_still_passes_and_fails_on_honest_answers():
 # -- the baseline's find walks --------------------------------------------------------------
 
 WALKS = {  # check id -> (kind, the tools its script needs besides find, how a found path prints)
-    "baseline-no-world-writable": ("fs_walk", ("awk",), "echo '4777 regular file|/etc/evil'"),
-    "baseline-no-new-setuid": ("fs_walk", ("awk",), "echo '4777 regular file|/etc/evil'"),  # one walk for both
+    # One walk for both, and for the image's programs (labctl/guest/programs.py): mode, inode,
+    # size, times, type and path, compressed.
+    "baseline-no-world-writable": ("fs_walk", ("awk", "gzip", "base64"), "echo '4777 1 2 3 4 regular file|/etc/evil'"),
+    "baseline-no-new-setuid": ("fs_walk", ("awk", "gzip", "base64"), "echo '4777 1 2 3 4 regular file|/etc/evil'"),
     "baseline-sudoers-private": ("command", ("awk", "grep"), "echo /etc/evil"),
 }
 

@@ -118,14 +118,14 @@ def test_a_whole_check_run_works_under_busybox_and_removes_its_busybox(busybox, 
 
 
 def test_the_programs_listing_reads_under_busybox_and_a_rewrite_is_caught(busybox, tmp_path, monkeypatch):
-    script = programs.listing_script()
+    script = programs.walk_script()
     listing = programs.parse_listing(subprocess.run([busybox, "sh", "-c", script], capture_output=True,
-                                                    text=True, timeout=120).stdout)
+                                                    text=True, timeout=300).stdout)
     assert "/usr/bin/ls" in listing and listing["@@preload"]
     assert programs.load(programs.dump(listing)) == listing
 
     def verdict(now: dict[str, str]):
-        text = "\n".join(f"{v} {k}" for k, v in now.items() if k != "@@preload")
+        text = "\n".join(f"755 {v} regular file|{k}" for k, v in now.items() if k != "@@preload")
         raw = f"@@preload {now['@@preload']}\n{text}\n@@rc 0\n"
         import gzip
 
@@ -223,7 +223,13 @@ def test_a_check_run_whose_tools_cannot_come_is_unknown_never_the_guests_program
 # -- the baseline's one walk (kind fs_walk) ---------------------------------------------------
 
 def _walk_answer(lines: list[str], rc: int = 0, more: int = 0) -> CommandResult:
-    out = "\n".join(lines + [f"@@rc {rc}"] + ([f"@@more {more}"] if more else []) + ["@@end"]) + "\n"
+    """The walk's answer (labctl/guest/programs.py) for lines written "<mode> <type>|<path>"."""
+    import gzip
+    import re
+
+    full = [re.sub(r"^([0-7]+) ([a-z ]+)\|", r"\1 1 2 3 4 \2|", line) for line in lines]
+    raw = "\n".join(["@@preload none", *full, f"@@rc {rc}"] + ([f"@@more {more}"] if more else [])) + "\n"
+    out = base64.b64encode(gzip.compress(raw.encode())).decode() + "\n@@end\n"
     return CommandResult(("sh",), 0, out, "", 0.0, "here")
 
 
@@ -252,6 +258,9 @@ def test_a_walk_cut_short_or_failed_is_no_verdict_and_too_many_is_no_pass():
 
     with pytest.raises(C.NoVerdict):
         walk_verdict(WW, CommandResult(("sh",), 0, "777 directory|/etc/x\n", "", 0.0, "here"))
+    cut = _walk_answer(["777 directory|/etc/x"]).stdout.splitlines()[0][:-8] + "\n@@end\n"
+    with pytest.raises(C.NoVerdict):
+        walk_verdict(WW, CommandResult(("sh",), 0, cut, "", 0.0, "here"))
     with pytest.raises(C.NoVerdict):
         walk_verdict(WW, _walk_answer(["find: /: Input/output error"], rc=1))
     with pytest.raises(C.NoVerdict):

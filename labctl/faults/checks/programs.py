@@ -7,7 +7,7 @@ every program and library under the program folders (inode, size, modification a
 times; labctl/guest/programs.py says which files count) before
 anything else runs on it, and keeps that list on the host (``programs.json.gz`` in the seat's
 folder). A check run lists them again with the checks' own
-busybox. A file that is still there with another inode, size or time was replaced or
+busybox, in the walk the ``fs_walk`` rules share. A file that is still there with another inode, size or time was replaced or
 rewritten: the kernel sets a file's change time to the clock's time at every change, so
 forging it takes turning the guest's clock back to that very second as well. New files (a program a technician
 installs) and removed ones (an uninstalled package) are fine. ``/etc/ld.so.preload``, which
@@ -19,12 +19,13 @@ Python's byte-code caches (``__pycache__``) are left out: Python rewrites them i
 from __future__ import annotations
 
 from ...guest import CommandResult
-from ...guest.programs import FOLDERS, PRELOAD, ListingError, listing_script, parse_listing
+from ...guest.programs import FOLDERS, PRELOAD, ListingError, parse_listing, walk_script
 from .base import NoVerdict, Verdict
 
 
 def programs_script(spec: dict | None = None) -> str:
-    return listing_script()
+    """The baseline's one walk, which ``fs_walk`` checks share (labctl/guest/programs.py)."""
+    return walk_script()
 
 
 def programs_verdict(spec: dict, res: CommandResult) -> Verdict:
