@@ -73,15 +73,57 @@ class AgentChannel(Channel):
 
     # -- the checks' own tools (labctl/guest/toolbox.py) -------------------------
     def stage_tools(self, load: Callable[[], bytes]) -> str | None:
-        """Write a static program from the host to a fresh path in the guest; prove it arrived unchanged.
+        """The host's static program at its kept place in the guest, proven unchanged; its path.
 
-        Only the agent touches the file, except ``chmod``, the one guest program used: the
-        read-back after it (through the agent again) fails if anything changed the file.
+        The copy stays between check runs (in memory, under a folder only root may write): a
+        run reads it back through the agent and uses it when it is byte for byte the host's,
+        and writes it again otherwise (first run since boot, a restore, a change by anyone).
+        Only the agent touches the file's bytes; the guest programs used (``stat``, ``rm``,
+        ``mkdir``, ``chmod``, ``mv``) cannot change what the read-back just before the run proves.
         """
-        from .toolbox import CHUNK, GUEST_DIR
+        from .toolbox import GUEST_DIR, KEPT_DIR, KEPT_TOOLS
 
         data = load()
+        if self._tools_in_place() and self._read_back(KEPT_TOOLS) == data:
+            return KEPT_TOOLS
         path = f"{GUEST_DIR}/busybox.lc-{secrets.token_hex(8)}"
+        self._write(path, data)
+        try:
+            # The folder is made again, root's: whatever a user (or a lying `stat`) left there goes.
+            res = self._exec(["/bin/sh", "-c", 'rm -rf -- "$3" && mkdir -m 0755 -- "$3" && chmod 0755 -- "$1" && '
+                              'mv -f -- "$1" "$2"', "sh", path, KEPT_TOOLS, KEPT_DIR],
+                             ("sh", "tools-in-place", path), input=None, timeout=20)
+            if not res.ok:
+                raise GuestError(f"{self.domain.name()}: cannot put the checks' tools in place: "
+                                 f"{res.stderr.strip()[:160]}")
+        except GuestError:
+            self.unstage(path)
+            raise
+        if self._read_back(KEPT_TOOLS) != data:
+            self.unstage(KEPT_TOOLS)
+            raise GuestError(f"{self.domain.name()}: the checks' tools changed in the guest once written "
+                             f"({KEPT_TOOLS}): something there rewrites files it should not",
+                             hint="the seat's chmod or its kernel may have been tampered with; "
+                                  "reset or inspect the seat")
+        return KEPT_TOOLS
+
+    def _tools_in_place(self) -> bool:
+        """Whether the kept copy is root's, 0755, in a folder root owns (0755), neither a link.
+
+        A user who made the folder, or a file in it, before labctl did would control what runs
+        next; the guest's ``stat`` (root's, out of a user's reach) says.
+        """
+        from .toolbox import KEPT_DIR, KEPT_TOOLS
+
+        script = ('[ "$(stat -c \'%u %a %F\' -- "$1")" = "0 755 directory" ] && '
+                  '[ "$(stat -c \'%u %a %F\' -- "$2")" = "0 755 regular file" ]')
+        res = self._exec(["/bin/sh", "-c", script, "sh", KEPT_DIR, KEPT_TOOLS], ("sh", "tools-in-place?"),
+                         input=None, timeout=20)
+        return res.rc == 0
+
+    def _write(self, path: str, data: bytes) -> None:
+        from .toolbox import CHUNK
+
         handle = self.command("guest-file-open", {"path": path, "mode": "w"}, timeout=10)
         try:
             for i in range(0, len(data), CHUNK):
@@ -89,20 +131,12 @@ class AgentChannel(Channel):
                     data[i:i + CHUNK]).decode()}, timeout=30)
         finally:
             self.command("guest-file-close", {"handle": handle})
+
+    def _read_back(self, path: str) -> bytes | None:
         try:
-            res = self._exec(["/bin/chmod", "0755", path], ("chmod", "0755", path), input=None, timeout=20)
-            if not res.ok:
-                raise GuestError(f"{self.domain.name()}: cannot make the checks' tools runnable: "
-                                 f"{res.stderr.strip()[:160]}")
-            if self._read_all(path) != data:
-                raise GuestError(f"{self.domain.name()}: the checks' tools changed in the guest once written "
-                                 f"({path}): something there rewrites files it should not",
-                                 hint="the seat's chmod or its kernel may have been tampered with; "
-                                      "reset or inspect the seat")
+            return self._read_all(path)
         except GuestError:
-            self.unstage(path)
-            raise
-        return path
+            return None
 
     def _read_all(self, path: str) -> bytes:
         handle = self.command("guest-file-open", {"path": path, "mode": "r"}, timeout=10)
@@ -122,9 +156,9 @@ class AgentChannel(Channel):
         return self._exec(list(argv), argv, input=None, timeout=timeout)
 
     def unstage(self, path: str) -> None:
-        from .toolbox import GUEST_DIR
+        from .toolbox import GUEST_DIR, KEPT_TOOLS
 
-        if not path.startswith(f"{GUEST_DIR}/busybox.lc-"):
+        if path != KEPT_TOOLS and not path.startswith(f"{GUEST_DIR}/busybox.lc-"):
             return
         try:
             self._exec(["/bin/rm", "-f", "--", path], ("rm", path), input=None, timeout=20)

@@ -134,16 +134,11 @@ def parse_listing(text: str) -> dict[str, str]:
 
 
 def run_with_tools(chan: Channel, script: str, timeout: float = 120) -> CommandResult:
-    """Run one script with the checks' own busybox (which the run removes); GuestError if it cannot come."""
+    """Run one script with the checks' own busybox; GuestError if it cannot come."""
     tools = chan.stage_tools(host_busybox)
     if not tools:
         raise GuestError(f"the {chan.name} channel cannot bring the checks' own tools into the guest")
-    try:
-        return chan.run_staged([tools, "timeout", "-k", "5", str(int(timeout)), "sh", "-c",
-                                f"trap 'rm -f -- \"$0\"' EXIT; {script}", tools], timeout=timeout + 10)
-    except GuestError:
-        chan.unstage(tools)
-        raise
+    return chan.run_staged([tools, "timeout", "-k", "5", str(int(timeout)), "sh", "-c", script], timeout=timeout + 10)
 
 
 def take_listing(chan: Channel) -> dict[str, str]:

@@ -2,8 +2,8 @@
 
 Here, on the host: the kinds' scripts give the same verdicts under the host's static busybox
 (what a check run brings into the guest) as under the GNU tools; a whole check run works
-under busybox and removes the busybox it was given; the agent's staging proves the copy
-arrived unchanged. tests/vm/test_tamper_vm.py does it on a real seat with liars in place.
+under busybox and leaves the busybox it was given for the next run; the agent's staging
+proves the copy unchanged at every run. tests/vm/test_tamper_vm.py does it on a real seat with liars in place.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def test_a_record_taken_with_find_printf_still_reads():
                                                                    "sha256": "0" * 64}}
 
 
-def test_a_whole_check_run_works_under_busybox_and_removes_its_busybox(busybox, tmp_path):
+def test_a_whole_check_run_works_under_busybox_and_keeps_its_busybox(busybox, tmp_path):
     staged = tmp_path / "busybox.lc-test"
     shutil.copy(busybox, staged)
     plans = [C._plan(CheckSpec("a", "security", "t", "file", {}), {"path": "/etc/passwd", "owner": "root"}),
@@ -114,7 +114,7 @@ def test_a_whole_check_run_works_under_busybox_and_removes_its_busybox(busybox, 
     # A recipe's commands find what recipes install in /usr/local, after the image's programs.
     assert got[3][0].stdout.strip().split(":")[-2:] == ["/usr/local/sbin", "/usr/local/bin"]
     assert "/usr/local" not in C.batch_script(plans, tools="/x").split("\n", 1)[0]
-    assert not staged.exists(), "the run removes the busybox it was given"
+    assert staged.read_bytes() == Path(busybox).read_bytes(), "the tools stay for the next run"
 
 
 def test_the_programs_listing_reads_under_busybox_and_a_rewrite_is_caught(busybox, tmp_path, monkeypatch):
@@ -150,14 +150,17 @@ def test_the_programs_listing_reads_under_busybox_and_a_rewrite_is_caught(busybo
 
 
 class _FakeAgent(AgentChannel):
-    """A guest agent in memory: files by path; ``chmod`` may rewrite what it is given (a liar)."""
+    """A guest agent in memory: files by path. ``tamper``: the guest's ``chmod``/``mv`` rewrites
+    what it is given (a liar); ``place_ok``: what the guest's ``stat`` says of the kept folder."""
 
     def __init__(self, tamper: bool = False):
         super().__init__(domain=type("Dom", (), {"name": lambda self: "labctl-fake"})())
         self.files: dict[str, bytearray] = {}
         self.handles: dict[int, str] = {}
         self.writes = 0
+        self.reads = 0
         self.tamper = tamper
+        self.place_ok = True
         self.removed: list[str] = []
 
     def command(self, execute, arguments=None, timeout=10):
@@ -167,6 +170,8 @@ class _FakeAgent(AgentChannel):
             self.handles[h] = a["path"]
             if a["mode"] == "w":
                 self.files[a["path"]] = bytearray()
+            elif a["path"] not in self.files:
+                raise GuestError(f"no such file {a['path']}")
             self._pos = 0
             return h
         if execute == "guest-file-write":
@@ -176,6 +181,7 @@ class _FakeAgent(AgentChannel):
             self.files[self.handles[a["handle"]]] += chunk
             return {"count": len(chunk)}
         if execute == "guest-file-read":
+            self.reads += 1
             data = self.files[self.handles[a["handle"]]]
             part = bytes(data[self._pos:self._pos + a["count"]])
             self._pos += len(part)
@@ -185,20 +191,44 @@ class _FakeAgent(AgentChannel):
         raise AssertionError(execute)
 
     def _exec(self, spawn, argv, *, input, timeout):
-        if spawn[0] == "/bin/chmod" and self.tamper:
-            self.files[spawn[2]][100:104] = b"EVIL"
-        if spawn[0] == "/bin/rm":
+        rc = 0
+        if argv[:2] == ("sh", "tools-in-place?"):
+            rc = 0 if self.place_ok and toolbox.KEPT_TOOLS in self.files else 1
+        elif argv[:2] == ("sh", "tools-in-place"):
+            src, dst = spawn[-3], spawn[-2]
+            self.files.pop(dst, None)
+            self.files[dst] = self.files.pop(src)
+            if self.tamper:
+                self.files[dst][100:104] = b"EVIL"
+        elif spawn[0] == "/bin/rm":
             self.removed.append(spawn[-1])
-        return CommandResult(tuple(argv), 0, "", "", 0.0, "agent")
+            self.files.pop(spawn[-1], None)
+        return CommandResult(tuple(argv), rc, "", "", 0.0, "agent")
 
 
-def test_the_agent_writes_the_tools_in_chunks_to_a_fresh_name_and_reads_them_back():
+def test_the_agent_writes_the_tools_once_and_reads_them_back_at_every_run():
     data = os.urandom(toolbox.CHUNK * 3 + 17)
     agent = _FakeAgent()
     path = agent.stage_tools(lambda: data)
-    assert path.startswith("/dev/shm/busybox.lc-") and bytes(agent.files[path]) == data
-    assert agent.writes == 4
-    assert agent.stage_tools(lambda: data) != path, "a fresh name every run"
+    assert path == toolbox.KEPT_TOOLS == "/dev/shm/.labctl-tools/busybox" and bytes(agent.files[path]) == data
+    assert agent.writes == 4 and list(agent.files) == [path], "written under a fresh name, then moved in place"
+    assert agent.place_ok is True
+    reads = agent.reads
+    assert agent.stage_tools(lambda: data) == path
+    assert agent.writes == 4 and agent.reads > reads, "the next run reads the kept copy back, writes nothing"
+
+
+def test_a_kept_copy_that_changed_or_whose_folder_is_not_roots_is_written_again():
+    data = os.urandom(5000)
+    agent = _FakeAgent()
+    path = agent.stage_tools(lambda: data)
+    agent.files[path][10:14] = b"LIAR"  # root in the guest rewrote the kept busybox
+    assert agent.stage_tools(lambda: data) == path and bytes(agent.files[path]) == data
+    assert agent.writes == 2
+    agent.place_ok = False  # a user made the folder (or the file) before labctl did
+    assert agent.stage_tools(lambda: data) == path and agent.writes == 3
+    agent.files.clear()  # a restore to a state saved before the tools came
+    assert agent.stage_tools(lambda: data) == path and agent.writes == 4
 
 
 def test_tools_changed_in_the_guest_are_never_run():
@@ -206,7 +236,7 @@ def test_tools_changed_in_the_guest_are_never_run():
     with pytest.raises(GuestError) as e:
         agent.stage_tools(lambda: os.urandom(5000))
     assert "changed in the guest" in e.value.message
-    assert agent.removed and agent.removed[0].startswith("/dev/shm/busybox.lc-")
+    assert agent.removed == [toolbox.KEPT_TOOLS] and not agent.files
 
 
 def test_a_check_run_whose_tools_cannot_come_is_unknown_never_the_guests_programs(monkeypatch):

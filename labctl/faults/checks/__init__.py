@@ -265,8 +265,6 @@ def _run_batch(chan: Channel, plans: list) -> tuple[dict[int, tuple[CommandResul
         else:
             res = chan.run(["/bin/bash", "-c", batch_script(plans)], timeout=budget)
     except LabError as exc:
-        if tools:
-            chan.unstage(tools)
         return {}, str(exc)
     if res.timed_out:
         return {}, "the check run did not finish in time"

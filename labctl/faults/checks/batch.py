@@ -69,13 +69,13 @@ def lanes(plans: list, n: int = LANES) -> list[list[int]]:
 
 
 def batch_script(plans: list, n_lanes: int = LANES, tools: str | None = None) -> str:
-    """The run's script. ``tools``: the guest path of the busybox this run brought, which runs the
-    script and every check kind's script, and is removed at the end; None: the guest's shells.
+    """The run's script. ``tools``: the guest path of the checks' busybox (it stays for the next
+    run), which runs the script and every check kind's script; None: the guest's shells.
 
     The script is the same shell language for busybox's ash and the guest's bash: ``timeout -k``,
     ``/proc/uptime`` for times (busybox's ``date`` has no nanoseconds, ash no EPOCHREALTIME).
     """
-    trap = 'trap \'rm -rf -- "$d"' + (f"; rm -f -- {shlex.quote(tools)}" if tools else "") + "' EXIT\n"
+    trap = 'trap \'rm -rf -- "$d"\' EXIT\n'
     lines = [_PATH, _BATCH_HEAD, trap]
     for lane in lanes(plans, n_lanes):
         jobs = []
