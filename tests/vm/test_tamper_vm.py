@@ -113,3 +113,47 @@ def _q(s: str) -> str:
     import shlex
 
     return shlex.quote(s)
+
+
+def test_the_checks_tools_stay_between_runs_and_a_changed_or_foreign_copy_is_replaced(engine, vm_seat):
+    """The kept busybox (labctl/guest/agent.py): read back at every run, written only when it must be."""
+    from labctl.guest.toolbox import KEPT_DIR, KEPT_TOOLS, host_busybox
+
+    chan = engine.seats.agent(vm_seat)
+    writes = []
+    command = chan.command
+
+    def counting(execute, arguments=None, timeout=10):
+        if execute == "guest-file-write":
+            writes.append(1)
+        return command(execute, arguments, timeout)
+
+    chan.command = counting
+    who = f"stat -c '%U %a %F' {KEPT_DIR} {KEPT_TOOLS}"
+    try:
+        assert chan.stage_tools(host_busybox) == KEPT_TOOLS
+        first = len(writes)
+        assert chan.stage_tools(host_busybox) == KEPT_TOOLS and len(writes) == first, \
+            "the second run reads the copy back and writes nothing"
+        assert chan.sh(who).stdout.split("\n")[:2] == ["root 755 directory", "root 755 regular file"]
+
+        # Root in the guest changes one byte of the kept copy: the next run writes it again.
+        assert chan.sh(f"printf X | dd of={KEPT_TOOLS} bs=1 seek=4096 conv=notrunc 2>/dev/null").ok
+        assert chan.stage_tools(host_busybox) == KEPT_TOOLS and len(writes) > first
+        assert chan._read_all(KEPT_TOOLS) == host_busybox()
+
+        # A user makes the folder first and puts a byte-identical copy in it (which they could swap
+        # between the read-back and the run): it is not used, the folder is made again, root's.
+        n = len(writes)
+        assert chan.sh(f"cp {KEPT_TOOLS} /tmp/bb && chmod 644 /tmp/bb && rm -rf {KEPT_DIR}").ok
+        user = chan.run(["/bin/sh", "-c", f"mkdir -m 755 {KEPT_DIR} && cp /tmp/bb {KEPT_TOOLS} && "
+                                          f"chmod 755 {KEPT_TOOLS}"], user="alex")
+        assert user.ok, user.stderr
+        assert chan.sh(who).stdout.startswith("alex 755 directory")
+        assert chan.stage_tools(host_busybox) == KEPT_TOOLS and len(writes) > n
+        assert chan.sh(who).stdout.split("\n")[:2] == ["root 755 directory", "root 755 regular file"]
+        ran = chan.run_staged([KEPT_TOOLS, "sh", "-c", "echo ran"], timeout=60)
+        assert ran.ok and ran.stdout == "ran\n", ran
+    finally:
+        chan.command = command
+        engine.seats.reset(vm_seat)
