@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import bench_config, emit, loadavg  # noqa: E402
+from common import bench_config, emit, faulted_seat, loadavg  # noqa: E402
 
 from labctl.faults import checks as C  # noqa: E402
 from labctl.faults.engine import FaultEngine  # noqa: E402
@@ -61,13 +61,7 @@ def main() -> None:
     engine = FaultEngine(cfg, mgr)
     seat = "bench-checkrun"
     emit("check_run.load_start", loadavg())
-    try:
-        mgr.destroy(seat)
-    except Exception:  # noqa: BLE001 - not there
-        pass
-    mgr.create(seat)
-    try:
-        engine.inject(seat, args.fault, seed=1)
+    with faulted_seat(mgr, engine, seat, args.fault):
         fault, d = engine.current_draw(seat)
         todo = C.checks_for(fault, d, engine.snapshot(seat), engine._seat_ctx(seat))
         plans = [C._plan(*t) for t in todo]
@@ -95,8 +89,6 @@ def main() -> None:
         emit("check_run.checks", len(plans))
         emit("check_run.labctl", round(med["labctl"], 2))
         emit("check_run.naive", round(med["naive"], 2))
-    finally:
-        mgr.destroy(seat)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import bench_config, emit, loadavg  # noqa: E402
+from common import bench_config, emit, faulted_seat, loadavg  # noqa: E402
 
 from labctl.faults.engine import FaultEngine  # noqa: E402
 from labctl.guest.toolbox import KEPT_TOOLS  # noqa: E402
@@ -41,13 +41,7 @@ def main() -> None:
     engine = FaultEngine(cfg, mgr)
     seat = "bench-kept"
     emit("check_tools_kept.load_start", loadavg())
-    try:
-        mgr.destroy(seat)
-    except Exception:  # noqa: BLE001 - not there
-        pass
-    mgr.create(seat)
-    try:
-        engine.inject(seat, args.fault, seed=1)
+    with faulted_seat(mgr, engine, seat, args.fault):
         chan = mgr.agent(seat)
         engine.check(seat)  # the first run writes the copy either way
         times: dict[str, list[float]] = {"kept": [], "written every run": []}
@@ -72,8 +66,6 @@ def main() -> None:
               f"(x{med['written every run'] / med['kept']:.2f})")
         emit("check_tools_kept.kept", round(med["kept"], 2))
         emit("check_tools_kept.written", round(med["written every run"], 2))
-    finally:
-        mgr.destroy(seat)
 
 
 if __name__ == "__main__":

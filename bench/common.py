@@ -8,6 +8,7 @@ its sudo password, through each seat's SSH port forward.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -30,6 +31,21 @@ PORTS = os.environ.get("LABCTL_BENCH_PORTS", "47000-47999")
 def bench_config(**over):
     lo, hi = (int(x) for x in PORTS.split("-"))
     return load_config(state_dir=STATE_DIR, port_min=lo, port_max=hi, **over)
+
+
+@contextlib.contextmanager
+def faulted_seat(mgr: SeatManager, engine, seat: str, fault: str):
+    """A fresh seat of this name with ``fault`` injected (seed 1), destroyed afterwards."""
+    try:
+        mgr.destroy(seat)
+    except Exception:  # noqa: BLE001 - not there
+        pass
+    mgr.create(seat)
+    try:
+        engine.inject(seat, fault, seed=1)
+        yield seat
+    finally:
+        mgr.destroy(seat)
 
 
 def emit(key: str, value) -> None:
